@@ -1,0 +1,26 @@
+# The README's two commands: `make demo` (set up, then `dvc repro` on the generated demo data) and
+# `make test` (set up, then the test suite). Both work on a fresh clone with nothing but Python >= 3.10.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	. $(BIN)/activate && dvc repro && dvc metrics show
+
+test: $(STAMP)
+	. $(BIN)/activate && python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from mfdan.cli import main
+
+main()

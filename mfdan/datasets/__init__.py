@@ -1,0 +1,17 @@
+"""Native readers for CASME II, SAMM and SMIC-HS, all returning :class:`mfdan.records.Sample`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mfdan.datasets import casme2, samm, smic
+from mfdan.records import Sample
+
+READERS = {"casme2": casme2.read, "samm": samm.read, "smic": smic.read}
+DATASETS = tuple(READERS)
+
+
+def read_dataset(name: str, root: str | Path, **options) -> list[Sample]:
+    """Read dataset ``name`` (``casme2``, ``samm`` or ``smic``) from its native layout at ``root``."""
+    if name not in READERS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")
+    return READERS[name](root, **options)

@@ -1,0 +1,65 @@
+"""dlib face detection and the 68-point landmark model (iBUG 300-W indexing).
+
+The predictor file ships in the ``face-recognition-models`` package; we locate it with
+``importlib.util.find_spec`` because importing that package needs ``pkg_resources``.
+"""
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+LEFT_EYE = slice(36, 42)   # subject's right eye, image left
+RIGHT_EYE = slice(42, 48)
+
+
+def predictor_path() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face-recognition-models is not installed; it ships the 68-landmark predictor")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise RuntimeError(f"{path}: 68-landmark predictor missing from face-recognition-models")
+    return path
+
+
+@cache
+def _detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@cache
+def _predictor():
+    import dlib
+
+    return dlib.shape_predictor(str(predictor_path()))
+
+
+def detect_face(image: np.ndarray, upsample: int = 0) -> tuple[tuple[int, int, int, int], float] | None:
+    """The top-scoring frontal face as ``((left, top, right, bottom), score)``, or ``None``.
+
+    ``image``: H×W (grey) or H×W×3 (RGB) uint8.
+    """
+    rects, scores, _ = _detector().run(np.ascontiguousarray(image), upsample, 0.0)
+    if not rects:
+        return None
+    best = int(np.argmax(scores))
+    r = rects[best]
+    return (r.left(), r.top(), r.right(), r.bottom()), float(scores[best])
+
+
+def landmarks(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """68×2 float landmark coordinates (x, y) inside face ``box``."""
+    import dlib
+
+    shape = _predictor()(np.ascontiguousarray(image), dlib.rectangle(*box))
+    return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+
+def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the two eyes (image-left first) from 68 landmarks: means of points 36–41 and 42–47."""
+    return points[LEFT_EYE].mean(axis=0), points[RIGHT_EYE].mean(axis=0)

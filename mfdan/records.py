@@ -1,0 +1,59 @@
+"""The one sample record every dataset reader returns."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One micro-expression clip.
+
+    ``subject`` and ``sample_id`` use the MEGC2019 spelling (``sub01`` / ``006`` / ``s01``;
+    ``s01_ne_01``) so that records from all three datasets can be matched against the composite list;
+    ``frames`` keeps the native file paths, ordered in time from onset to offset.
+    ``onset``/``apex``/``offset`` are indices into ``frames`` (``apex`` is ``None`` when the dataset
+    has no apex annotation, e.g. SMIC-HS); ``frame_numbers`` are the native frame numbers.
+    ``emotion`` is the dataset's own label, lower-cased (``disgust``, ``anger``, ``negative``...).
+    """
+
+    dataset: str
+    subject: str
+    sample_id: str
+    frames: tuple[Path, ...]
+    frame_numbers: tuple[int, ...]
+    onset: int
+    apex: int | None
+    offset: int
+    emotion: str
+    action_units: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.dataset, self.subject, self.sample_id)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["frames"] = [str(p) for p in self.frames]
+        d["frame_numbers"] = list(self.frame_numbers)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Sample":
+        d = dict(d)
+        d["frames"] = tuple(Path(p) for p in d["frames"])
+        d["frame_numbers"] = tuple(d["frame_numbers"])
+        return cls(**d)
+
+
+def resolve_apex(sample: Sample, policy: str) -> tuple[int, str]:
+    """The apex index to use for ``sample`` and where it came from (``annotated`` or ``middle``).
+
+    ``annotated`` takes the sheet's apex and falls back to the middle frame for clips without one
+    (SMIC-HS); ``middle`` always takes the middle frame between onset and offset.
+    """
+    if policy == "annotated" and sample.apex is not None:
+        return sample.apex, "annotated"
+    if policy in ("annotated", "middle"):
+        return (sample.onset + sample.offset) // 2, "middle"
+    raise ValueError(f"unknown apex policy {policy!r}")

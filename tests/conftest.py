@@ -1,0 +1,32 @@
+"""Shared fixtures: tiny generated datasets in the three native layouts (built once per session)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mfdan.synth import SynthConfig, synthesize
+
+TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, size=192)
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory) -> Path:
+    """``ROOT/{casme2,samm,smic}`` written by the generator, with its plans in ``ROOT/plans``."""
+    root = tmp_path_factory.mktemp("synth") / "all"
+    plans = synthesize("all", root, TINY)
+    (root.parent / "plans.txt").write_text("\n".join(f"{p.layout} {p.subject} {p.sample}" for p in plans))
+    return root
+
+
+@pytest.fixture
+def dataset_copy(synth_root, tmp_path):
+    """A private, writable copy of one generated layout (for tests that damage it)."""
+
+    def copy(layout: str) -> Path:
+        dst = tmp_path / layout
+        shutil.copytree(synth_root / layout, dst)
+        return dst
+
+    return copy

@@ -1,0 +1,97 @@
+"""The generator: deterministic bytes, faces dlib can find, subtle localized AU motion, atomic output."""
+import hashlib
+
+import numpy as np
+import pytest
+
+from mfdan import landmarks as lm
+from mfdan import synth
+from mfdan.synth import SynthConfig, synthesize
+from tests.conftest import TINY
+
+
+def tree_digest(root):
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_same_config_same_bytes(tmp_path):
+    cfg = SynthConfig(seed=3, subjects=1, samples_per_subject=2, max_frames=4, size=160, check_faces=False)
+    synthesize("casme2", tmp_path / "a", cfg)
+    synthesize("casme2", tmp_path / "b", cfg)
+    synthesize("casme2", tmp_path / "c", SynthConfig(**{**cfg.__dict__, "seed": 4}))
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+    assert tree_digest(tmp_path / "a") != tree_digest(tmp_path / "c")
+
+
+def test_every_written_frame_has_a_face(synth_root):
+    from mfdan.datasets.common import read_image
+
+    frames = sorted(p for p in synth_root.rglob("*") if p.suffix in (".jpg", ".bmp"))
+    assert len(frames) > 50
+    for p in frames:
+        assert lm.detect_face(read_image(p)) is not None, p
+
+
+def test_identities_differ_between_subjects():
+    cfg = SynthConfig(seed=1)
+    a = synth.make_identity("casme2", "sub01", cfg)
+    b = synth.make_identity("casme2", "sub02", cfg)
+    assert np.abs(a.image - b.image).mean() > 5
+    assert np.abs(a.points - b.points).max() > 1
+
+
+@pytest.mark.parametrize("emotion,anchors", [("happiness", [48, 54]), ("surprise", [17, 18, 25, 26]),
+                                             ("disgust", [21, 22, 51])])
+def test_motion_is_localized_on_the_au_landmarks(emotion, anchors):
+    ident = synth.make_identity("casme2", "sub01", SynthConfig())
+    field = synth.motion_field(ident.points, synth.EMOTION_AUS[emotion], 224)
+    mag = np.hypot(*field)
+    assert mag.max() == pytest.approx(1.0)
+    near = max(mag[int(round(y)), int(round(x))] for x, y in ident.points[anchors])
+    assert near > 0.6
+    # far from the face (image corners) nothing moves
+    assert mag[:20, :20].max() < 1e-3 and mag[-20:, -20:].max() < 1e-3
+
+
+def test_apex_amplitude_is_subtle():
+    cfg = SynthConfig(noise=0.0, jitter=0.0, amplitude=(1.5, 1.5))
+    ident = synth.make_identity("samm", "006", cfg)
+    plan = synth.ClipPlan("samm", "006", "006_1_2", "anger", "4+7", onset=100, apex=104, offset=108,
+                          motion=synth.EMOTION_AUS["anger"], label3="negative")
+    frames = synth.render_clip(ident, plan, cfg)
+    w = synth.temporal_profile(9, 4)
+    assert w[0] == 0 and w[4] == 1 and w[-1] == pytest.approx(0, abs=1e-12)
+    onset, apex, offset = (f.astype(float) for f in (frames[0], frames[4], frames[8]))
+    assert np.abs(offset - onset).max() <= 1  # back to neutral (rounding only)
+    diff = np.abs(apex - onset).mean(axis=2)
+    assert diff.max() > 10  # visible where it moves...
+    assert (diff > 2).mean() < 0.10  # ...but only over a small part of the frame
+    assert diff[-40:].max() < 1 and diff[:, :30].max() < 1  # nothing below the chin or at the border
+
+
+def test_interrupted_synth_leaves_nothing(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = synth.write_image
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        real(*a, **k)
+
+    monkeypatch.setattr(synth, "write_image", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        synthesize("smic", tmp_path / "out", SynthConfig(subjects=1, samples_per_subject=2, max_frames=4,
+                                                          check_faces=False))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_to_overwrite(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(FileExistsError, match="already exists"):
+        synthesize("smic", tmp_path / "out", TINY)
