@@ -1,0 +1,78 @@
+"""Training-step time of MFDAN (forward + backward + Adan step), flow-driven attention on vs off.
+
+    python bench/train_step.py [--batch 16] [--size 224] [--steps 5] [--device cpu|cuda]
+
+Prints, from one run (variants interleaved step by step), the median step time of each variant and their ratio (goal: flow-driven ≤ 1.3× the same
+network without it), and the fused (scaled_dot_product_attention) vs reference attention paths.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from mfdan.losses import build_loss
+from mfdan.model import MFDAN, MFDANConfig
+from mfdan.optim import build_optimizer
+
+
+def make_step(cfg: MFDANConfig, *, batch: int, device: str):
+    """A closure running one training step of a fresh model on fixed random inputs."""
+    torch.manual_seed(0)
+    model = MFDAN(cfg).to(device).train()
+    opt = build_optimizer(model.parameters(), "adan", lr=1e-4)
+    loss_fn = build_loss("focal", num_classes=cfg.num_classes)
+    image = torch.randn(batch, 3, cfg.img_size, cfg.img_size, device=device)
+    flow = torch.randn(batch, 3, cfg.img_size, cfg.img_size, device=device)
+    target = torch.randint(0, cfg.num_classes, (batch,), device=device)
+
+    def step() -> float:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(image, flow), target).backward()
+        opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    return step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--impl", nargs="*", default=[], choices=["matmul", "sdpa"],
+                    help="also time these attention implementations")
+    args = ap.parse_args()
+    print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch}, {args.size}², paper config, {args.steps} timed steps (median)")
+    impls = ["auto", "reference"] + args.impl
+    variants = {(impl, fd): MFDANConfig(img_size=args.size, flow_driven=fd, attention_impl=impl)
+                for impl in impls for fd in (True, False)}
+    steps = {key: make_step(cfg, batch=args.batch, device=args.device) for key, cfg in variants.items()}
+    times: dict = {key: [] for key in variants}
+    for key, step in steps.items():  # warm-up
+        step()
+    for _ in range(args.steps):  # interleaved, so drifts in machine load hit every variant alike
+        for key, step in steps.items():
+            times[key].append(step())
+    med = {}
+    for (impl, fd), t in times.items():
+        med[impl, fd] = statistics.median(t)
+        name = f"{'flow-driven' if fd else 'self-attention only'} [{impl}]"
+        print(f"  {name:<34} {med[impl, fd] * 1000:9.1f} ms/step  (min {min(t) * 1000:.1f}, max {max(t) * 1000:.1f})")
+    for impl in impls:
+        goal = "  (goal ≤ 1.3)" if impl == "auto" else ""
+        print(f"ratio flow-driven / self-only [{impl}]: {med[impl, True] / med[impl, False]:.3f}{goal}")
+    print(f"ratio auto / reference (flow-driven): {med['auto', True] / med['reference', True]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

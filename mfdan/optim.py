@@ -1,0 +1,34 @@
+"""Optimizers: Adan (Xie et al., 2022; the paper's choice) via ``adan-pytorch``, or AdamW.
+
+Betas are configured in the convention of the papers (and of the official Adan code): β is the decay of a
+running average, ``m_k = β1·m_{k−1} + (1 − β1)·g_k``, with the paper's values (0.98, 0.92, 0.99).
+``adan-pytorch`` instead takes the weight of the *new* term, ``m_k = (1 − b1)·m_{k−1} + b1·g_k``, so we pass
+``b = 1 − β``: (0.02, 0.08, 0.01). :func:`adan_pytorch_betas` is the one place that converts.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+
+OPTIMIZERS = ("adan", "adamw")
+PAPER_ADAN_BETAS = (0.98, 0.92, 0.99)
+
+
+def adan_pytorch_betas(paper_betas: Sequence[float]) -> tuple[float, float, float]:
+    """Paper-convention Adan betas (decay of the averages) -> ``adan-pytorch``'s (weight of the new term)."""
+    if len(paper_betas) != 3 or not all(0 < b < 1 for b in paper_betas):
+        raise ValueError(f"Adan needs three betas in (0, 1), got {paper_betas}")
+    return tuple(round(1.0 - b, 12) for b in paper_betas)  # type: ignore[return-value]
+
+
+def build_optimizer(params: Iterable[torch.nn.Parameter], name: str, *, lr: float, weight_decay: float = 0.0,
+                    betas: Sequence[float] = PAPER_ADAN_BETAS, eps: float = 1e-8) -> torch.optim.Optimizer:
+    """``adan`` with paper-convention ``betas`` (three), or ``adamw`` (uses the first two as Adam's β1, β2)."""
+    if name == "adan":
+        from adan_pytorch import Adan
+
+        return Adan(params, lr=lr, betas=adan_pytorch_betas(betas), eps=eps, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(betas[:2]), eps=eps, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")

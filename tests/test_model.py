@@ -1,0 +1,239 @@
+"""MFDAN's concepts, each checked on its own and against a slower reference path."""
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mfdan.dropkey import DROP_VALUE, dropkey_mask
+from mfdan.flow_driven_attention import FlowDrivenWindowAttention
+from mfdan.flow_encoder import LocalResponseNorm2d
+from mfdan.losses import build_loss
+from mfdan.model import MFDAN, MFDANConfig, parameter_breakdown
+from mfdan.optim import build_optimizer
+from mfdan.windows import (SHIFT_MASK_VALUE, relative_position_index, shifted_window_mask, window_partition,
+                           window_reverse)
+
+SMALL = dict(img_size=112, patch_size=2, embed_dim=24, merge_dims=(48, 96, 96), heads=(3, 4),
+             flow_encoder_input=56, flow_encoder_dim=32)
+
+
+@pytest.mark.parametrize("b,h,w,c,win", [(2, 14, 14, 5, 7), (1, 56, 56, 3, 7), (3, 8, 12, 2, 4)])
+def test_window_partition_round_trip(b, h, w, c, win):
+    x = torch.randn(b, h, w, c)
+    win_x = window_partition(x, win)
+    assert win_x.shape == (b * (h // win) * (w // win), win * win, c)
+    assert torch.equal(window_reverse(win_x, win, h, w), x)
+    # the first window is the top-left win×win patch, row-major
+    assert torch.equal(win_x[0].view(win, win, c), x[0, :win, :win])
+
+
+def test_relative_position_index_covers_the_table():
+    idx = relative_position_index(7)
+    assert idx.shape == (49, 49) and idx.min() == 0 and idx.max() == 13 * 13 - 1
+    assert torch.all(idx.diagonal() == idx[0, 0])  # zero offset maps to one entry
+    centre = 6 * 13 + 6  # offset (0, 0)
+    assert torch.all(idx + idx.T == 2 * centre)  # offset (dy, dx) and (−dy, −dx) mirror around the centre
+
+
+@pytest.mark.parametrize("size,win,shift", [(14, 7, 3), (56, 7, 3), (8, 4, 2)])
+def test_shift_mask_blocks_exactly_the_cross_region_pairs(size, win, shift):
+    mask = shifted_window_mask(size, size, win, shift)
+    # reference: after rolling by -shift, a token "wrapped" iff it came from the other side of the image
+    r = torch.arange(size)
+    wrapped = (r >= size - shift)
+    wr = wrapped[:, None].expand(size, size)
+    wc = wrapped[None, :].expand(size, size)
+    key = torch.stack([wr, wc], -1).float()  # (H, W, 2)
+    win_key = window_partition(key[None], win)  # (nW, win², 2)
+    same = (win_key[:, :, None, :] == win_key[:, None, :, :]).all(-1)  # (nW, win², win²)
+    assert torch.equal(mask == 0, same)
+    assert torch.all(mask[~same] == SHIFT_MASK_VALUE)
+    assert (~same).any()  # the shifted mask blocks something
+    assert torch.all(shifted_window_mask(size, size, win, 0) == 0)
+
+
+def _attn(flow_driven=True, dropkey=0.0, impl="reference", dim=12, heads=3, window=4):
+    torch.manual_seed(0)
+    return FlowDrivenWindowAttention(dim=dim, heads=heads, window=window, flow_driven=flow_driven,
+                                     dropkey=dropkey, impl=impl).double()
+
+
+@pytest.mark.parametrize("impl", ["matmul", "sdpa"])
+@pytest.mark.parametrize("flow_driven,with_mask,with_drop", list(itertools.product([True, False], repeat=3)))
+def test_fast_paths_equal_reference_float64(impl, flow_driven, with_mask, with_drop):
+    fused, ref = _attn(flow_driven, impl=impl), _attn(flow_driven, impl="reference")
+    ref.load_state_dict(fused.state_dict())
+    with torch.no_grad():
+        fused.bias_table.normal_(0, 0.5)
+        ref.bias_table.copy_(fused.bias_table)
+    nw, b = 4, 2
+    x = torch.randn(b * nw, 16, 12, dtype=torch.double)
+    f = torch.randn(b * nw, 16, 12, dtype=torch.double)
+    mask = shifted_window_mask(8, 8, 4, 2).double() if with_mask else None
+    drop = dropkey_mask((b * nw, 3, 16, 16), 0.3, generator=torch.Generator().manual_seed(1)) if with_drop else None
+    a = fused(x, f, mask=mask, drop=drop)
+    r = ref(x, f, mask=mask, drop=drop)
+    torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-12)
+
+
+def test_output_is_the_sum_of_self_and_flow_branches():
+    m = _attn(impl="reference")
+    x = torch.randn(2, 16, 12, dtype=torch.double)
+    f = torch.randn(2, 16, 12, dtype=torch.double)
+    q, k, v = m.qkv(x).view(2, 16, 3, 3, 4).permute(2, 0, 3, 1, 4)
+    qf = m._split_heads(F.linear(f, m.qkv.weight[:12], m.qkv.bias[:12]))
+    bias = m.position_bias()[None]
+    self_branch = torch.softmax(q @ k.transpose(-2, -1) / 2.0 + bias, -1) @ v  # √d = 2
+    flow_branch = torch.softmax(m.flow_logits(qf, k) + bias, -1) @ v
+    want = m.proj((self_branch + flow_branch).transpose(1, 2).reshape(2, 16, 12))
+    torch.testing.assert_close(m(x, f), want)
+
+
+def test_cosine_branch_is_invariant_to_scaling_qf_and_km():
+    m = _attn()
+    qf = torch.randn(2, 3, 16, 4, dtype=torch.double)
+    k = torch.randn(2, 3, 16, 4, dtype=torch.double)
+    base = m.flow_logits(qf, k)
+    torch.testing.assert_close(m.flow_logits(qf * 7.5, k), base)
+    torch.testing.assert_close(m.flow_logits(qf, k * 0.01), base)
+    assert base.abs().max() <= 1 / m.tau.min() + 1e-9
+    assert all(t > 0 for t in m.tau) and m.tau_raw.requires_grad
+
+
+def test_dropkey_rate_and_eval_behaviour():
+    mask = dropkey_mask((400, 3, 49, 49), 0.3, generator=torch.Generator().manual_seed(0))
+    assert mask.dtype == torch.bool and abs(mask.float().mean().item() - 0.3) < 0.005
+    m = _attn(dropkey=0.5)
+    x = torch.randn(4, 16, 12, dtype=torch.double)
+    f = torch.randn(4, 16, 12, dtype=torch.double)
+    m.eval()
+    plain = _attn(dropkey=0.0).eval()
+    torch.testing.assert_close(m(x, f), plain(x, f))  # no DropKey in eval
+    m.train()
+    torch.manual_seed(3)
+    a = m(x, f)
+    assert not torch.allclose(a, plain(x, f))  # active in training
+    # a dropped key gets exactly zero attention
+    q, k, v = m.qkv(x).view(4, 16, 3, 3, 4).permute(2, 0, 3, 1, 4)
+    drop = dropkey_mask((4, 3, 16, 16), 0.5, generator=torch.Generator().manual_seed(2))
+    logits = (q @ k.transpose(-2, -1) * m.scale + m.position_bias()[None]).masked_fill(drop, DROP_VALUE)
+    assert torch.all(torch.softmax(logits, -1)[drop] == 0)
+
+
+def test_lrn_matches_torch():
+    x = torch.randn(2, 16, 9, 9, dtype=torch.double) * 3
+    for size in (3, 5, 4):
+        torch.testing.assert_close(LocalResponseNorm2d(size)(x), torch.nn.LocalResponseNorm(size)(x))
+
+
+CONFIGS = {
+    "paper": {},
+    "self_only": {"flow_driven": False},
+    "shared": {"share_patch_embed": True, "share_merging": True},
+    "small": SMALL,
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_forward_backward_every_parameter_gets_a_gradient(name):
+    torch.manual_seed(0)
+    cfg = MFDANConfig(**CONFIGS[name])
+    model = MFDAN(cfg).train()
+    image = torch.randn(2, 3, cfg.img_size, cfg.img_size)
+    flow = torch.randn(2, 3, cfg.img_size, cfg.img_size)
+    logits = model(image, flow)
+    assert logits.shape == (2, cfg.num_classes) and torch.isfinite(logits).all()
+    build_loss("focal", num_classes=3)(logits, torch.tensor([0, 2])).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, pname
+        assert torch.isfinite(p.grad).all(), pname
+        assert p.grad.abs().sum() > 0, pname
+
+
+def test_without_flow_driven_flow_reaches_logits_only_through_the_flow_encoder():
+    class Const(torch.nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.dim = dim
+
+        def forward(self, flow):
+            return torch.ones(flow.shape[0], self.dim)
+
+    for flow_driven, should_change in ((False, False), (True, True)):
+        torch.manual_seed(0)
+        model = MFDAN(MFDANConfig(**SMALL, flow_driven=flow_driven)).eval()
+        model.flow_encoder = Const(SMALL["flow_encoder_dim"])
+        image = torch.randn(2, 3, 112, 112)
+        a = model(image, torch.randn(2, 3, 112, 112))
+        b = model(image, torch.randn(2, 3, 112, 112) * 5)
+        assert (not torch.allclose(a, b)) == should_change
+
+
+def test_paper_configuration_parameter_count():
+    model = MFDAN()
+    parts = parameter_breakdown(model)
+    assert sum(parts.values()) == sum(p.numel() for p in model.parameters())
+    assert 15e6 < sum(parts.values()) < 25e6
+    shared = MFDAN(MFDANConfig(share_patch_embed=True, share_merging=True))
+    assert sum(p.numel() for p in shared.parameters()) == sum(parts.values()) - parts["flow_embed"] - parts["flow_merge"]
+
+
+@pytest.mark.parametrize("weights", [None, [1.0, 2.0, 0.5]])
+def test_focal_with_gamma_zero_is_cross_entropy(weights):
+    logits = torch.randn(32, 3, dtype=torch.double).float()
+    target = torch.randint(0, 3, (32,))
+    fl = build_loss("focal", num_classes=3, gamma=0.0, class_weights=weights)(logits, target)
+    ce = F.cross_entropy(logits, target, weight=torch.tensor(weights) if weights else None)
+    torch.testing.assert_close(fl, ce)
+    # γ > 0 down-weights easy examples: never more than CE
+    assert build_loss("focal", num_classes=3, gamma=2.0)(logits, target) <= F.cross_entropy(logits, target)
+
+
+def test_other_losses():
+    logits = torch.randn(16, 3)
+    target = torch.randint(0, 3, (16,))
+    ce = F.cross_entropy(logits, target)
+    torch.testing.assert_close(build_loss("nll", num_classes=3)(logits, target), ce)
+    torch.testing.assert_close(build_loss("kl", num_classes=3, smoothing=0.0)(logits, target), ce)
+    assert build_loss("kl", num_classes=3, smoothing=0.1)(logits, target) != ce
+    with pytest.raises(ValueError):
+        build_loss("hinge", num_classes=3)
+
+
+def test_adan_betas_reach_the_optimizer_converted():
+    p = [torch.nn.Parameter(torch.zeros(3))]
+    opt = build_optimizer(p, "adan", lr=1e-3, betas=(0.98, 0.92, 0.99), weight_decay=0.02)
+    assert type(opt).__name__ == "Adan"
+    assert opt.param_groups[0]["betas"] == pytest.approx((0.02, 0.08, 0.01))
+    assert opt.param_groups[0]["weight_decay"] == 0.02
+    adamw = build_optimizer(p, "adamw", lr=1e-3, betas=(0.9, 0.999, 0.99))
+    assert adamw.param_groups[0]["betas"] == (0.9, 0.999)
+
+
+def test_balanced_sampler_equalises_classes():
+    from collections import Counter
+
+    from mfdan.sampling import balanced_sampler
+
+    labels = [0] * 80 + [1] * 15 + [2] * 5
+    drawn = Counter(labels[i] for i in balanced_sampler(labels, seed=0, num_samples=30000))
+    assert all(abs(drawn[c] / 30000 - 1 / 3) < 0.02 for c in range(3))
+    assert list(balanced_sampler(labels, seed=1)) == list(balanced_sampler(labels, seed=1))
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        MFDANConfig(img_size=100)
+    with pytest.raises(ValueError, match="dropkey"):
+        MFDANConfig(dropkey=1.0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    torch.manual_seed(0)
+    model = MFDAN(MFDANConfig(**SMALL)).eval()
+    image, flow = torch.randn(2, 3, 112, 112), torch.randn(2, 3, 112, 112)
+    cpu = model(image, flow)
+    gpu = model.cuda()(image.cuda(), flow.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-4)
