@@ -25,15 +25,23 @@ class DataConfig:
     #: native dataset folders; the defaults are the generated demo data (``synth`` stage)
     roots: dict[str, str] = field(default_factory=lambda: {"casme2": "data/raw/casme2", "samm": "data/raw/samm",
                                                           "smic": "data/raw/smic"})
-    #: ``annotated`` (the sheet's apex; clips without one use ``middle``) or ``middle`` for every clip
+    #: ``annotated`` (the sheet's apex), ``middle`` or ``flow_peak`` (spotted), for every clip
     apex: str = "annotated"
+    #: for ``annotated`` clips that have no apex label (SMIC-HS): ``middle`` or ``flow_peak``
+    apex_fallback: str = "middle"
+    #: flow used to spot the peak: ``farneback`` (fast) or ``tvl1`` (the ``flow`` section's solver)
+    spotting_flow: str = "farneback"
 
     def __post_init__(self) -> None:
         from mfdan.protocols import get_protocol
 
         get_protocol(self.protocol)
-        if self.apex not in ("annotated", "middle"):
-            raise ValueError(f"data.apex must be 'annotated' or 'middle', not {self.apex!r}")
+        if self.apex not in ("annotated", "middle", "flow_peak"):
+            raise ValueError(f"data.apex must be annotated, middle or flow_peak, not {self.apex!r}")
+        if self.apex_fallback not in ("middle", "flow_peak"):
+            raise ValueError(f"data.apex_fallback must be middle or flow_peak, not {self.apex_fallback!r}")
+        if self.spotting_flow not in ("farneback", "tvl1"):
+            raise ValueError(f"data.spotting_flow must be farneback or tvl1, not {self.spotting_flow!r}")
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

@@ -17,3 +17,10 @@ class DatasetError(ValueError):
         self.message = message
         where = f"{self.path}" + (f", row {row}" if row is not None else "")
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # survive pickling across worker processes with path and row intact
+        return (_rebuild, (str(self.path), self.message, self.row))
+
+
+def _rebuild(path: str, message: str, row: int | None) -> DatasetError:
+    return DatasetError(path, message, row=row)

@@ -46,14 +46,20 @@ class Sample:
         return cls(**d)
 
 
-def resolve_apex(sample: Sample, policy: str) -> tuple[int, str]:
-    """The apex index to use for ``sample`` and where it came from (``annotated`` or ``middle``).
 
-    ``annotated`` takes the sheet's apex and falls back to the middle frame for clips without one
-    (SMIC-HS); ``middle`` always takes the middle frame between onset and offset.
+def resolve_apex(sample: Sample, policy: str, fallback: str = "middle") -> tuple[int | None, str]:
+    """The apex index to use for ``sample`` and its source: ``annotated``, ``middle`` or ``flow_peak``.
+
+    ``annotated`` takes the sheet's apex; clips without one (SMIC-HS) follow ``fallback`` (``middle`` or
+    ``flow_peak``). ``middle`` is the middle frame between onset and offset. ``flow_peak`` returns
+    ``(None, "flow_peak")``: the index is found later, on aligned frames (:mod:`mfdan.apex_spotting`).
     """
-    if policy == "annotated" and sample.apex is not None:
-        return sample.apex, "annotated"
-    if policy in ("annotated", "middle"):
+    if policy == "annotated":
+        if sample.apex is not None:
+            return sample.apex, "annotated"
+        policy = fallback
+    if policy == "middle":
         return (sample.onset + sample.offset) // 2, "middle"
+    if policy == "flow_peak":
+        return None, "flow_peak"
     raise ValueError(f"unknown apex policy {policy!r}")

@@ -7,7 +7,6 @@ import typer
 
 from mfdan.config import DataConfig, load_params, section
 from mfdan.protocols import get_protocol
-from mfdan.records import resolve_apex
 from mfdan.stage import run
 from mfdan.validate import check_frames, read_for_protocol, report
 
@@ -21,9 +20,7 @@ def main(params: Path = typer.Option(Path("params.yaml")), out: Path = typer.Opt
     rep = report(cfg.protocol, samples, root=", ".join(cfg.roots[d] for d in proto.datasets))
     rows = []
     for s, label in proto.select(samples):
-        apex, source = resolve_apex(s, cfg.apex)
-        rows.append(s.to_json() | {"label": label, "label_index": proto.classes.index(label),
-                                   "apex_used": apex, "apex_source": source})
+        rows.append(s.to_json() | {"label": label, "label_index": proto.classes.index(label)})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"protocol": proto.name, "classes": list(proto.classes), "samples": rows}, indent=1))
     metrics.parent.mkdir(parents=True, exist_ok=True)

@@ -64,5 +64,8 @@ def test_apex_policy():
     assert resolve_apex(_sample("casme2", "sub01", "x", "happiness", apex=5), "annotated") == (5, "annotated")
     assert resolve_apex(_sample("smic", "s01", "x", "negative", apex=None), "annotated") == (3, "middle")
     assert resolve_apex(_sample("casme2", "sub01", "x", "happiness", apex=5), "middle") == (3, "middle")
+    assert resolve_apex(_sample("smic", "s01", "x", "negative", apex=None), "annotated", "flow_peak") == \
+        (None, "flow_peak")
+    assert resolve_apex(_sample("casme2", "sub01", "x", "happiness", apex=5), "flow_peak") == (None, "flow_peak")
     with pytest.raises(ValueError):
         resolve_apex(_sample("casme2", "sub01", "x", "happiness"), "peak")

@@ -1,0 +1,204 @@
+"""Preprocessing: Eq. 3 strain, TV-L1 accuracy, alignment, one transform per clip, apex spotting, caches."""
+import hashlib
+import json
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from mfdan.alignment import AlignConfig, estimate_alignment
+from mfdan.apex_spotting import spot_apex
+from mfdan.cache import STR, RowWriter
+from mfdan.config import DataConfig
+from mfdan.datasets import read_dataset
+from mfdan.errors import DatasetError
+from mfdan.optical_flow import FlowConfig, compute_flow, flow_input
+from mfdan.optical_strain import optical_strain
+from mfdan.preprocess import align_one, run_align, run_flow, run_pack
+from mfdan.protocols import get_protocol
+from mfdan.synth import base_face
+
+SMALL_FLOW = FlowConfig(size=64, workers=1)
+
+
+@pytest.mark.parametrize("a,b,c,want", [
+    (0.3, -0.2, 0.0, np.sqrt(0.3**2 + 0.2**2)),      # u = a x, v = b y: normal strains only
+    (0.0, 0.0, 0.4, 0.4 / np.sqrt(2)),                # u = c y: simple shear, ½ (u_y + v_x)² = c²/2
+])
+def test_strain_closed_forms(a, b, c, want):
+    y, x = np.mgrid[0:40, 0:50].astype(np.float64)
+    u = a * x + c * y
+    v = b * y
+    np.testing.assert_allclose(optical_strain(u, v), want, rtol=1e-6)
+
+
+def test_strain_axes_and_rotation():
+    y, x = np.mgrid[0:40, 0:50].astype(np.float64)
+    np.testing.assert_allclose(optical_strain(-0.1 * y, 0.1 * x), 0, atol=1e-7)  # rigid rotation: no strain
+    # u depends on x only: must not be read as a y-derivative (the usual axis mix-up)
+    s = optical_strain(0.5 * x, np.zeros_like(x))
+    np.testing.assert_allclose(s, 0.5, rtol=1e-6)
+    s = optical_strain(np.zeros_like(x), 0.5 * x)  # v_x = 0.5 -> sqrt(½ · 0.25)
+    np.testing.assert_allclose(s, np.sqrt(0.125), rtol=1e-6)
+
+
+def _face_crop(size=256):
+    g = cv2.cvtColor(base_face(), cv2.COLOR_RGB2GRAY)
+    return g[20:20 + size, 100:100 + size]
+
+
+@pytest.mark.parametrize("dx,dy", [(0.4, -0.3), (-0.25, 0.6)])
+def test_tvl1_recovers_a_subpixel_shift_of_a_real_photo(dx, dy):
+    img = _face_crop()
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    moved = cv2.warpAffine(img, m, img.shape[::-1], flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    flow = compute_flow(img, moved, FlowConfig())
+    inner = flow[32:-32, 32:-32]
+    assert abs(np.median(inner[..., 0]) - dx) < 0.1
+    assert abs(np.median(inner[..., 1]) - dy) < 0.1
+
+
+def test_flow_input_shape_and_normalisation():
+    flow = np.random.default_rng(0).normal(0, 0.5, (96, 96, 2)).astype(np.float32)
+    out = flow_input(flow, FlowConfig(size=48))
+    assert out.shape == (3, 48, 48) and out.dtype == np.float32
+    assert np.abs(out[:2]).max() == pytest.approx(1.0) and out[2].max() == pytest.approx(1.0) and out[2].min() >= 0
+    raw = flow_input(np.full((96, 96, 2), 2.0, np.float32), FlowConfig(size=48, normalise="none"))
+    np.testing.assert_allclose(raw[:2], 1.0)  # displacements scale with the grid (96 -> 48)
+
+
+@pytest.mark.parametrize("degrees", [8.0, -12.0])
+def test_alignment_recovers_a_known_rotation(degrees):
+    img = base_face()
+    cfg = AlignConfig()
+    base = estimate_alignment(img, "casme2", cfg).angle
+    rot = cv2.warpAffine(img, cv2.getRotationMatrix2D((256, 256), degrees, 1.0), (512, 512),
+                         borderMode=cv2.BORDER_REFLECT)
+    a = estimate_alignment(rot, "casme2", cfg)
+    # cv2 rotates counter-clockwise on screen; in image (y-down) coordinates the eye line turns by -degrees
+    assert abs((a.angle - base) + degrees) < 1.0
+    aligned = a.apply(rot, cfg.size)
+    again = estimate_alignment(aligned, "casme2", AlignConfig(pre_crop={}))  # the aligned face is level
+    assert abs(again.angle) < 1.0
+
+
+def test_samm_pre_crop_and_smic_resize_policies():
+    img = np.pad(base_face(), ((100, 100), (300, 300), (0, 0)), mode="edge")  # a wide SAMM-like frame
+    cfg = AlignConfig()
+    a = estimate_alignment(img, "samm", cfg)
+    assert a.method == "landmarks"
+    r = estimate_alignment(img, "smic", cfg)
+    assert r.method == "resize" and r.apply(img, 224).shape == (224, 224, 3)
+
+
+def _write_pair(tmp_path, onset, apex):
+    paths = []
+    for name, img in (("img1.png", onset), ("img2.png", apex)):
+        p = tmp_path / name
+        cv2.imwrite(str(p), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        paths.append(str(p))
+    return {"dataset": "casme2", "subject": "sub01", "sample_id": "EP_test", "frames": paths,
+            "frame_numbers": [1, 2], "onset": 0, "apex": 1, "offset": 1, "emotion": "happiness",
+            "action_units": "12", "label": "positive", "label_index": 1}
+
+
+def test_onset_and_apex_share_one_transform(tmp_path):
+    onset = base_face()
+    apex = cv2.warpAffine(onset, np.float32([[1, 0, 4], [0, 1, 0]]), (512, 512), borderMode=cv2.BORDER_REFLECT)
+    r = align_one((_write_pair(tmp_path, onset, apex), AlignConfig(), DataConfig(), SMALL_FLOW))
+    scale = np.hypot(*r["matrix"][0, :2])
+    (sx, sy), _ = cv2.phaseCorrelate(*(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float64)
+                                       for x in (r["onset"], r["apex"])))
+    # the 4 px head motion survives alignment (re-detecting on the apex would have cancelled it)
+    assert abs(np.hypot(sx, sy) - 4 * scale) < 0.5
+
+
+def test_no_face_is_a_clear_error_or_a_counted_fallback(tmp_path):
+    blank = np.full((300, 300, 3), 128, np.uint8)
+    row = _write_pair(tmp_path, blank, blank)
+    with pytest.raises(DatasetError) as err:
+        align_one((row, AlignConfig(), DataConfig(), SMALL_FLOW))
+    assert err.value.path.name == "img1.png" and "align.fallback" in str(err.value)
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"protocol": "casme2", "classes": ["negative", "positive", "surprise"],
+                                 "samples": [row]}))
+    rep = run_align(index, tmp_path / "a.h5", tmp_path / "align.json", AlignConfig(fallback="center_crop", workers=1),
+                    DataConfig(), SMALL_FLOW)
+    assert rep["fallbacks"] == 1 and rep["align_methods"] == {"center_crop": 1}
+
+
+def test_unreadable_frame_error_crosses_worker_processes(tmp_path):
+    row = _write_pair(tmp_path, base_face(), base_face())
+    (tmp_path / "img2.png").write_bytes(b"garbage")
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"protocol": "casme2", "classes": [], "samples": [row, row]}))
+    with pytest.raises(DatasetError) as err:
+        run_align(index, tmp_path / "a.h5", tmp_path / "r.json", AlignConfig(workers=2), DataConfig(), SMALL_FLOW)
+    assert err.value.path.name == "img2.png" and "cannot decode" in str(err.value)
+    assert not (tmp_path / "a.h5").exists() and not list(tmp_path.glob(".a.h5*"))  # nothing half-written
+
+
+def test_flow_peak_spotting_on_generated_clips(synth_root):
+    errors = []
+    for s in read_dataset("casme2", synth_root / "casme2") + read_dataset("samm", synth_root / "samm"):
+        if get_protocol("casme2" if s.dataset == "casme2" else "samm").label(s) is None:
+            continue  # 'others' clips move little
+        from mfdan.datasets.common import read_image
+
+        frames = [read_image(p) for p in s.frames]
+        errors.append(abs(spot_apex(frames) - s.apex))
+    assert len(errors) >= 8
+    assert np.mean(errors) <= 1.0 and max(errors) <= 2, errors
+
+
+def _tree_bytes(*paths):
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+def test_caches_are_byte_identical_across_runs(synth_root, tmp_path):
+    from mfdan.validate import read_for_protocol
+
+    samples = read_for_protocol("casme2", synth_root / "casme2")
+    proto = get_protocol("casme2")
+    rows = [s.to_json() | {"label": lab, "label_index": proto.classes.index(lab)} for s, lab in proto.select(samples)]
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"protocol": "casme2", "classes": list(proto.classes), "samples": rows}))
+    outs = []
+    for run in ("a", "b"):
+        d = tmp_path / run
+        run_align(index, d / "aligned.h5", d / "align.json", AlignConfig(size=96, workers=2),
+                  DataConfig(protocol="casme2"), SMALL_FLOW)
+        run_flow(d / "aligned.h5", d / "flow.h5", FlowConfig(size=64, workers=2))
+        run_pack(index, d / "aligned.h5", d / "flow.h5", d / "cache.h5")
+        outs.append(_tree_bytes(d / "aligned.h5", d / "flow.h5", d / "cache.h5"))
+    assert outs[0] == outs[1]
+    with h5py.File(tmp_path / "a" / "cache.h5") as f:
+        assert f["onset"].shape == (len(rows), 96, 96, 3) and f["flow"].shape == (len(rows), 3, 64, 64)
+        assert [x.decode() for x in f["sample_id"][()]] == [r["sample_id"] for r in rows]
+        assert list(f["label"][()]) == [r["label_index"] for r in rows]
+        assert np.isfinite(f["flow"][()]).all()
+
+
+def test_pack_refuses_caches_out_of_order(tmp_path):
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"protocol": "x", "classes": [], "samples": [{"sample_id": "a"}, {"sample_id": "b"}]}))
+    for name in ("al.h5", "fl.h5"):
+        with RowWriter(tmp_path / name, 2, {"sample_id": ((), STR)}) as w:
+            w.write(0, sample_id="b")
+            w.write(1, sample_id="a")
+    with pytest.raises(DatasetError, match="rerun"):
+        run_pack(index, tmp_path / "al.h5", tmp_path / "fl.h5", tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_rowwriter_leaves_nothing_when_interrupted(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with RowWriter(tmp_path / "c.h5", 3, {"x": ((4,), "f4")}) as w:
+            w.write(0, x=np.zeros(4))
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError, match="only 1 of 3"):
+        with RowWriter(tmp_path / "c.h5", 3, {"x": ((4,), "f4")}) as w:
+            w.write(0, x=np.zeros(4))
+    assert list(tmp_path.iterdir()) == []
