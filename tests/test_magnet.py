@@ -1,0 +1,141 @@
+"""MagNet: checkpoint compatibility, the port's semantics, the generated-pair recipe and the magnify stage."""
+import numpy as np
+import pytest
+import torch
+
+from mfdan.cache import STR, RowWriter
+from mfdan.magnet import MagNet, load_magnet, reference_keys
+from mfdan.magnet_training import MagnetConfig, batch_tensors, evaluate_psnr, render_example, training_loss
+from mfdan.magnification import MagnifyConfig, draw_factors, magnify, run_magnify
+
+
+def test_state_dict_matches_the_community_checkpoint():
+    sd = MagNet().state_dict()
+    ref = reference_keys()
+    assert len(ref) == 42
+    assert [(k, tuple(v.shape)) for k, v in sd.items()] == ref
+    assert sum(v.numel() for v in sd.values()) == 877_968
+    assert not any(k.endswith("bias") for k in sd)
+
+
+def test_loader_round_trip_and_module_prefix(tmp_path):
+    torch.manual_seed(0)
+    m = MagNet()
+    torch.save(m.state_dict(), tmp_path / "plain.pth")
+    torch.save({f"module.{k}": v for k, v in m.state_dict().items()}, tmp_path / "dp.pth")
+    for name in ("plain.pth", "dp.pth"):
+        loaded = load_magnet(tmp_path / name)
+        for (k, a), b in zip(m.state_dict().items(), loaded.state_dict().values()):
+            assert torch.equal(a, b), k
+
+
+def test_loader_names_missing_and_unexpected_keys(tmp_path):
+    sd = MagNet().state_dict()
+    bad = {k.replace("encoder.", "enc."): v for k, v in sd.items()}
+    torch.save(bad, tmp_path / "renamed.pth")
+    with pytest.raises(ValueError) as err:
+        load_magnet(tmp_path / "renamed.pth")
+    msg = str(err.value)
+    assert "renamed.pth" in msg and "missing keys" in msg and "encoder.cba_1.conv2d.weight" in msg
+    assert "unexpected keys" in msg and "enc.cba_1.conv2d.weight" in msg
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pth"):
+        load_magnet(tmp_path / "junk.pth")
+
+
+def test_alpha_zero_is_the_decoders_reconstruction_of_b():
+    torch.manual_seed(1)
+    m = MagNet().eval()
+    a, b = torch.rand(2, 3, 32, 40) * 2 - 1, torch.rand(2, 3, 32, 40) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(m(a, b, 0.0), m.decoder(*m.encoder(b)))
+        # the factor multiplies g(M_b − M_a): per-sample factors broadcast as B×1×1×1
+        per = m(a, b, torch.tensor([2.0, 5.0]).view(2, 1, 1, 1))
+        torch.testing.assert_close(per[1:], m(a[1:], b[1:], 5.0))
+
+
+@pytest.mark.parametrize("h,w", [(30, 43), (33, 33), (64, 64)])
+def test_output_shape_equals_input_shape(h, w):
+    with torch.no_grad():
+        out = MagNet()(torch.zeros(1, 3, h, w), torch.zeros(1, 3, h, w), 3.0)
+    assert out.shape == (1, 3, h, w)
+
+
+def test_factors_are_reproducible_from_the_seed():
+    cfg = MagnifyConfig(variants=5, alpha_range=(1.5, 4.0), seed=3)
+    a = draw_factors("EP02_01f", cfg)
+    assert np.array_equal(a, draw_factors("EP02_01f", cfg))
+    assert not np.array_equal(a, draw_factors("EP02_01f", MagnifyConfig(variants=5, seed=4)))
+    assert not np.array_equal(a, draw_factors("006_1_2", cfg))
+    assert a.shape == (5,) and np.all((a >= 1.5) & (a <= 4.0))
+
+
+def test_linear_and_none_methods():
+    rng = np.random.default_rng(0)
+    onset = rng.integers(60, 200, (16, 16, 3), dtype=np.uint8)
+    apex = np.clip(onset.astype(int) + 4, 0, 255).astype(np.uint8)
+    lin = magnify(onset, apex, np.array([1.0, 3.0]), MagnifyConfig(method="linear"))
+    assert np.array_equal(lin[0], apex)
+    assert np.abs(lin[1].astype(int) - (apex.astype(int) + 8)).max() <= 1  # apex + 2·(apex − onset)
+    assert np.array_equal(magnify(onset, apex, np.array([2.0]), MagnifyConfig(method="none"))[0], apex)
+
+
+def test_magnet_method_encodes_once_and_matches_the_forward():
+    torch.manual_seed(2)
+    m = MagNet().eval()
+    rng = np.random.default_rng(1)
+    onset = rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)
+    apex = rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)
+    alphas = np.array([1.5, 2.0, 3.5], np.float32)
+    got = magnify(onset, apex, alphas, MagnifyConfig(batch=2), m)
+    a = torch.from_numpy(onset).permute(2, 0, 1)[None].float() / 127.5 - 1
+    b = torch.from_numpy(apex).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        for k, al in enumerate(alphas):
+            want = ((m(a, b, float(al)).clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).numpy()
+            assert np.abs(got[k].astype(int) - want.astype(int)).max() <= 1
+
+
+def test_generated_pairs_follow_the_recipe():
+    cfg = MagnetConfig(noise=0.0, alpha_range=(1.0, 1.0), patch=32)
+    ex = render_example(np.random.default_rng(0), cfg)
+    assert ex["A"].shape == (32, 32, 3) and ex["alpha"] == 1.0
+    np.testing.assert_allclose(ex["Y"], ex["B"])  # α = 1 reproduces B
+    assert np.abs(ex["A"] - ex["B"]).max() > 0  # and there is motion
+    ex = render_example(np.random.default_rng(0), MagnetConfig(noise=0.0, alpha_range=(5.0, 5.0), patch=32))
+    assert np.abs(ex["Y"] - ex["A"]).mean() > np.abs(ex["B"] - ex["A"]).mean()  # magnified motion moves more
+    assert np.all((ex["C"] >= 0) & (ex["C"] <= 1))
+
+
+def test_training_loss_reaches_every_parameter():
+    torch.manual_seed(0)
+    m = MagNet()
+    cfg = MagnetConfig(patch=32)
+    t = batch_tensors([render_example(np.random.default_rng(i), cfg) for i in range(2)], torch.device("cpu"))
+    loss = training_loss(m, t, cfg.reg_weight)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters())
+    scores = evaluate_psnr(m.eval(), MagnetConfig(patch=32, eval_pairs=4, batch=2))
+    assert set(scores) == {"magnet", "linear", "none"} and all(np.isfinite(v) for v in scores.values())
+
+
+def test_run_magnify_is_reproducible(tmp_path):
+    rng = np.random.default_rng(0)
+    with RowWriter(tmp_path / "cache.h5", 3, {"onset": ((20, 20, 3), "u1"), "apex": ((20, 20, 3), "u1"),
+                                              "sample_id": ((), STR)}) as w:
+        for i in range(3):
+            w.write(i, onset=rng.integers(0, 255, (20, 20, 3), dtype=np.uint8),
+                    apex=rng.integers(0, 255, (20, 20, 3), dtype=np.uint8), sample_id=f"s{i}")
+    torch.manual_seed(0)
+    torch.save(MagNet().state_dict(), tmp_path / "w.pth")
+    cfg = MagnifyConfig(variants=3)
+    run_magnify(tmp_path / "cache.h5", tmp_path / "w.pth", tmp_path / "m1.h5", cfg)
+    run_magnify(tmp_path / "cache.h5", tmp_path / "w.pth", tmp_path / "m2.h5", cfg)
+    assert (tmp_path / "m1.h5").read_bytes() == (tmp_path / "m2.h5").read_bytes()
+    import h5py
+
+    with h5py.File(tmp_path / "m1.h5") as f:
+        assert f["train"].shape == (3, 3, 20, 20, 3) and f["eval"].shape == (3, 20, 20, 3)
+        assert np.array_equal(f["factors"][1], draw_factors("s1", cfg))
+        assert len(f.attrs["weights_sha256"]) == 64
