@@ -88,6 +88,33 @@ def validate(
     typer.echo(json.dumps(rep, indent=1) if as_json else format_report(rep))
 
 
+@app.command()
+def folds(cache: Annotated[Path, typer.Option(help="The packed cache (data/cache.h5).")] = Path("data/cache.h5")) -> None:
+    """Print the LOSO fold list of a packed cache, ready to paste into params.yaml."""
+    import h5py
+
+    from mfdan.cache import read_strings
+    from mfdan.training import fold_name
+
+    try:
+        with h5py.File(cache, "r") as f:
+            names = sorted({fold_name(d, s) for d, s in zip(read_strings(f["dataset"]), read_strings(f["subject"]))})
+    except (OSError, KeyError) as exc:
+        _fail(ValueError(f"{cache}: not a packed cache ({exc})"))
+    typer.echo("folds:\n" + "".join(f"  - {n}\n" for n in names), nl=False)
+
+
+@app.command()
+def model(as_json: Annotated[bool, typer.Option("--json", help="Also print a JSON summary.")] = False) -> None:
+    """Print MFDAN's parameter count and per-module breakdown at the paper configuration."""
+    import sys as _sys
+
+    from mfdan.model import main as model_main
+
+    _sys.argv = ["mfdan.model"] + (["--json"] if as_json else [])
+    model_main()
+
+
 def main() -> None:
     app()
 

@@ -24,3 +24,24 @@ def test_bad_section_names_the_key(values, msg):
     with pytest.raises(ValueError, match=msg) as err:
         section({"data": values}, "data", DataConfig)
     assert "params.yaml: data" in str(err.value)
+
+
+def test_paper_gpu_profile_builds_every_section():
+    from mfdan.alignment import AlignConfig
+    from mfdan.config import from_dict
+    from mfdan.magnet_training import MagnetConfig
+    from mfdan.magnification import MagnifyConfig
+    from mfdan.model import MFDANConfig
+    from mfdan.optical_flow import FlowConfig
+    from mfdan.training import TrainConfig
+
+    for path in (REPO / "params.yaml", REPO / "profiles" / "paper-gpu.yaml"):
+        p = load_params(path)
+        for name, cls in (("data", DataConfig), ("synth", SynthConfig), ("align", AlignConfig), ("flow", FlowConfig),
+                          ("magnet", MagnetConfig), ("magnify", MagnifyConfig), ("train", TrainConfig)):
+            section(p, name, cls, source=str(path))
+        model = from_dict(MFDANConfig, {**p["model"], "dropkey": p["dropkey"]}, where="model")
+        assert model.img_size == p["flow"]["size"] == p["align"]["size"]
+    paper = from_dict(MFDANConfig, {**load_params(REPO / "profiles" / "paper-gpu.yaml")["model"], "dropkey": 0.1},
+                      where="model")
+    assert paper == MFDANConfig(dropkey=0.1)  # the profile is the paper configuration
