@@ -28,7 +28,7 @@ FALLBACKS = ("error", "center_crop")
 class AlignConfig:
     """Mirrors params.yaml ``align``."""
 
-    size: int = 224                       #: output side, px
+    output_size: int = 224                #: output side, px (not `size`: DVC's run-cache ignores that key)
     margin: float = 0.15                  #: the landmark box grows by this fraction on each side
     upsample: int = 1                     #: dlib detector upsampling (finds smaller faces, slower)
     method: dict[str, str] = field(default_factory=lambda: {"casme2": "landmarks", "samm": "landmarks",
@@ -91,13 +91,13 @@ def estimate_alignment(frame: np.ndarray, dataset: str, cfg: AlignConfig) -> Ali
     else:
         pre, work = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), frame
     if cfg.method.get(dataset, "landmarks") == "resize":  # already a face crop: scale the whole frame
-        m = _compose(np.array([[cfg.size / w, 0.0, 0.0], [0.0, cfg.size / h, 0.0]]), pre)
+        m = _compose(np.array([[cfg.output_size / w, 0.0, 0.0], [0.0, cfg.output_size / h, 0.0]]), pre)
         return Alignment(matrix=m, angle=0.0, method="resize")
     found = lm.detect_face(work, upsample=cfg.upsample)
     if found is None:
         if cfg.fallback == "center_crop":
             side = min(h, w)
-            m = _compose(_scale_to(side, cfg.size, (w - side) / 2, (h - side) / 2), pre)
+            m = _compose(_scale_to(side, cfg.output_size, (w - side) / 2, (h - side) / 2), pre)
             return Alignment(matrix=m, angle=0.0, method="center_crop")
         raise NoFaceError("dlib found no face in the onset frame")
     box, score = found
@@ -111,5 +111,5 @@ def estimate_alignment(frame: np.ndarray, dataset: str, cfg: AlignConfig) -> Ali
     x1, y1 = rotated.max(axis=0)
     side = max(x1 - x0, y1 - y0) * (1 + 2 * cfg.margin)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    crop = _scale_to(side, cfg.size, cx - side / 2, cy - side / 2)
+    crop = _scale_to(side, cfg.output_size, cx - side / 2, cy - side / 2)
     return Alignment(matrix=_compose(_compose(crop, rot), pre), angle=angle, method="landmarks", score=score)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections import Counter
 from pathlib import Path
 
 from mfdan.errors import DatasetError
@@ -65,5 +64,4 @@ def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, 
     curves.mkdir(parents=True)
     for fold in folds:
         shutil.copyfile(folds_dir / fold / "curve.csv", curves / f"{fold}.csv")
-    report["class_counts"] = dict(Counter(r["label"] for r in rows))
     return report

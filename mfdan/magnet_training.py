@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mfdan.device import resolve_device
 from mfdan.magnet import MagNet
 
 
@@ -48,12 +49,6 @@ class MagnetConfig:
     def __post_init__(self) -> None:
         if self.patch % 4:
             raise ValueError("magnet.patch must be a multiple of 4")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def texture(rng: np.random.Generator, size: int) -> np.ndarray:

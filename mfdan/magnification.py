@@ -25,7 +25,7 @@ import torch
 
 from mfdan.cache import STR, RowWriter, read_strings
 from mfdan.magnet import MagNet
-from mfdan.magnet_training import resolve_device
+from mfdan.device import resolve_device
 
 METHODS = ("magnet", "linear", "none")
 

@@ -31,7 +31,7 @@ class FlowConfig:
     scale_step: float = 0.8
     gamma: float = 0.0
     median_filtering: int = 5
-    size: int = 224               #: side of the (u, v, strain) map handed to the model
+    output_size: int = 224        #: side of the (u, v, strain) map handed to the model
     #: ``maxabs``: u, v divided by their joint max |value| and strain by its max, per sample (keeps sign and
     #: direction, removes the clip's overall motion scale); ``none``: pixels of the output grid
     normalise: str = "maxabs"
@@ -67,10 +67,10 @@ def flow_input(flow: np.ndarray, cfg: FlowConfig) -> np.ndarray:
     strain = optical_strain(u, v)
     h, w = u.shape
     out = np.stack([u, v, strain]).astype(np.float32)  # (3, H, W)
-    if (h, w) != (cfg.size, cfg.size):
-        out = np.stack([cv2.resize(c, (cfg.size, cfg.size), interpolation=cv2.INTER_AREA) for c in out])
-        out[0] *= cfg.size / w  # displacements scale with the grid
-        out[1] *= cfg.size / h
+    if (h, w) != (cfg.output_size, cfg.output_size):
+        out = np.stack([cv2.resize(c, (cfg.output_size, cfg.output_size), interpolation=cv2.INTER_AREA) for c in out])
+        out[0] *= cfg.output_size / w  # displacements scale with the grid
+        out[1] *= cfg.output_size / h
         out[2] *= 1.0  # strain is a ratio of displacements to distances: unchanged by scaling
     if cfg.normalise == "maxabs":
         m = float(np.abs(out[:2]).max())

@@ -49,14 +49,14 @@ def align_one(job: tuple[dict, AlignConfig, DataConfig, FlowConfig]) -> dict:
                                               "center_crop in params.yaml to use a centre crop instead") from None
     apex, source = resolve_apex(s, data.apex, data.apex_fallback)
     spotted = -1
-    if source == "flow_peak" or (data.apex == "flow_peak"):
-        frames = [al.apply(read_image(p), cfg.size) for p in s.frames[s.onset:s.offset + 1]]
+    if source == "flow_peak":
+        frames = [al.apply(read_image(p), cfg.output_size) for p in s.frames[s.onset:s.offset + 1]]
         spotted = s.onset + spot_apex(frames, method=data.spotting_flow, flow_cfg=flow_cfg)
         apex = spotted
         onset_img, apex_img = frames[0], frames[apex - s.onset]
     else:
-        onset_img = al.apply(onset_raw, cfg.size)
-        apex_img = al.apply(read_image(s.frames[apex]), cfg.size)
+        onset_img = al.apply(onset_raw, cfg.output_size)
+        apex_img = al.apply(read_image(s.frames[apex]), cfg.output_size)
     return {"onset": onset_img, "apex": apex_img, "apex_index": apex, "apex_frame": s.frame_numbers[apex],
             "apex_source": source, "annotated_apex": -1 if s.apex is None else s.apex, "spotted_apex": spotted,
             "align_method": al.method, "angle": al.angle, "matrix": al.matrix.astype(np.float64),
@@ -67,7 +67,7 @@ def run_align(index_path: Path, out: Path, report: Path, cfg: AlignConfig, data:
               flow_cfg: FlowConfig) -> dict:
     index = load_index(index_path)
     rows = index["samples"]
-    s = cfg.size
+    s = cfg.output_size
     specs = {"onset": ((s, s, 3), "u1"), "apex": ((s, s, 3), "u1"), "apex_index": ((), "i4"),
              "apex_frame": ((), "i8"), "apex_source": ((), STR), "annotated_apex": ((), "i4"),
              "spotted_apex": ((), "i4"), "align_method": ((), STR), "angle": ((), "f8"), "matrix": ((2, 3), "f8"),
@@ -111,7 +111,7 @@ def run_flow(aligned: Path, out: Path, cfg: FlowConfig) -> None:
     with h5py.File(aligned, "r") as src:
         n = src["onset"].shape[0]
         ids = read_strings(src["sample_id"])
-        specs = {"flow": ((3, cfg.size, cfg.size), "f4"), "mean_magnitude": ((), "f4"), "sample_id": ((), STR)}
+        specs = {"flow": ((3, cfg.output_size, cfg.output_size), "f4"), "mean_magnitude": ((), "f4"), "sample_id": ((), STR)}
         with RowWriter(out, n, specs, attrs={"config": json.dumps(asdict(cfg), sort_keys=True),
                                              "channels": "u,v,strain"}) as w:
             jobs = ((src["onset"][i], src["apex"][i], cfg) for i in range(n))

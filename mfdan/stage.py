@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+import click
 import typer
 
 from mfdan.errors import DatasetError
@@ -23,10 +24,6 @@ def run(main: Callable[..., None]) -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except click.ClickException as exc:  # usage errors: missing or malformed options
+        exc.show()
+        sys.exit(exc.exit_code)

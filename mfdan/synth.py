@@ -56,7 +56,7 @@ class SynthConfig:
     samples_per_subject: int = 6           #: clips per subject, classes taken round-robin
     others_per_subject: int = 0            #: extra 'others'-labelled clips (dropped by 3-class protocols)
     max_frames: int = 9                    #: frames per clip, onset..offset (real durations compressed)
-    size: int = 224                        #: frame side in pixels
+    frame_size: int = 224                  #: frame side in pixels
     amplitude: tuple[float, float] = (0.8, 2.0)  #: peak AU displacement at the apex, px (uniform range)
     noise: float = 1.5                     #: sensor noise std, grey levels
     jitter: float = 0.15                   #: head jitter std per frame, px
@@ -65,8 +65,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.max_frames < 3:
             raise ValueError("synth.max_frames must be at least 3 (onset, apex, offset)")
-        if self.size < 96:
-            raise ValueError("synth.size must be at least 96 px for dlib to find the face")
+        if self.frame_size < 96:
+            raise ValueError("synth.frame_size must be at least 96 px for dlib to find the face")
         if self.subjects < 1 or self.samples_per_subject < 1:
             raise ValueError("synth.subjects and synth.samples_per_subject must be positive")
 
@@ -191,7 +191,7 @@ class Identity:
 def make_identity(layout: str, subject: str, cfg: SynthConfig) -> Identity:
     """One subject's face: geometry, shape, skin tone and illumination drawn from the subject's seed."""
     src = base_face().astype(np.float32)
-    s = cfg.size
+    s = cfg.frame_size
     for attempt in range(20):
         rng = _rng(cfg, layout, subject, "identity", str(attempt))
         # geometry: map a ~190 px box around the astronaut's face (centre ≈ (224, 132)) to the frame
@@ -252,7 +252,7 @@ def temporal_profile(n: int, apex: int) -> np.ndarray:
 def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np.ndarray]:
     """The clip's frames (H×W×3 uint8 RGB), onset to offset."""
     rng = _rng(cfg, plan.layout, plan.subject, plan.sample, "render")
-    s = cfg.size
+    s = cfg.frame_size
     n = plan.offset - plan.onset + 1
     amp = rng.uniform(*cfg.amplitude)
     unit = motion_field(identity.points, plan.motion, s)

@@ -18,9 +18,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from mfdan.cache import read_strings
+from mfdan.device import resolve_device
 from mfdan.errors import DatasetError
 from mfdan.losses import LOSSES, build_loss
 from mfdan.metrics import uf1_uar
@@ -92,6 +92,15 @@ def load_data(cache: Path, magnified: Path) -> Data:
                     datasets=datasets, subjects=subjects, classes=json.loads(c.attrs["classes"]))
 
 
+def check_sizes(data: Data, model_cfg: MFDANConfig, cache: Path) -> None:
+    """The cache's frames and flow maps must already be at the model's input size (no silent resizing)."""
+    sizes = {"magnified frames": data.eval_images.shape[1], "flow maps": data.flow.shape[-1]}
+    bad = {k: v for k, v in sizes.items() if v != model_cfg.img_size}
+    if bad:
+        raise DatasetError(cache, f"{bad} do not match model.img_size {model_cfg.img_size}; set align.output_size and "
+                                  f"flow.output_size to {model_cfg.img_size} in params.yaml (or model.img_size to theirs)")
+
+
 def check_folds(folds: list[str], data: Data, params_file: str = "params.yaml") -> None:
     """The params' fold list must name exactly the subjects in the cache."""
     have = sorted(set(data.folds))
@@ -104,32 +113,24 @@ def check_folds(folds: list[str], data: Data, params_file: str = "params.yaml") 
             + "".join(f"  - {f}\n" for f in have))
 
 
-def resolve_device(name: str) -> torch.device:
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
-                        ("cpu" if name == "auto" else name))
+def _images(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (B, S, S, 3) -> float (B, 3, S, S) in [−1, 1]."""
+    return torch.from_numpy(x).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def _images(x: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
-    """uint8 (B, S, S, 3) -> float (B, 3, size, size) in [−1, 1]."""
-    t = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
-    return t if t.shape[-1] == size else F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
-
-
-def _flow(x: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
-    t = torch.from_numpy(x).to(device)
-    return t if t.shape[-1] == size else F.interpolate(t, size=(size, size), mode="area")
+def _flow(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(x).to(device)
 
 
 @torch.no_grad()
 def predict(model: MFDAN, data: Data, idx: np.ndarray, device: torch.device, batch: int, amp: bool) -> np.ndarray:
     """Class probabilities (len(idx), C) on the evaluation variants."""
     model.eval()
-    size = model.config.img_size
     out = []
     for s in range(0, len(idx), batch):
         b = idx[s:s + batch]
         with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-            logits = model(_images(data.eval_images[b], size, device), _flow(data.flow[b], size, device))
+            logits = model(_images(data.eval_images[b], device), _flow(data.flow[b], device))
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(data.classes)))
 
@@ -161,7 +162,7 @@ def train_fold(fold: str, data: Data, model_cfg: MFDANConfig, cfg: TrainConfig, 
     loss_fn = build_loss(cfg.loss, num_classes=num_classes, gamma=cfg.gamma,
                          class_weights=list(cfg.class_weights) or None).to(device)
     scaler = torch.amp.GradScaler(enabled=cfg.amp and device.type == "cuda")
-    size, k = model_cfg.img_size, data.train_images.shape[1]
+    k = data.train_images.shape[1]
     curve, best = [], (-1.0, None, 0)
     t0 = time.perf_counter()
     bar = tqdm(range(cfg.epochs), desc=f"fold {fold}", unit="epoch", disable=None if progress else True)
@@ -176,8 +177,8 @@ def train_fold(fold: str, data: Data, model_cfg: MFDANConfig, cfg: TrainConfig, 
         for s in range(0, len(order), cfg.batch):
             b = np.sort(order[s:s + cfg.batch])
             variant = rng.integers(0, k, size=len(b))  # one random magnification factor per sample
-            image = _images(data.train_images[b, variant], size, device)
-            flow = _flow(data.flow[b], size, device)
+            image = _images(data.train_images[b, variant], device)
+            flow = _flow(data.flow[b], device)
             target = torch.from_numpy(data.labels[b]).to(device)
             with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
                 logits = model(image, flow)

@@ -6,7 +6,7 @@ import typer
 from mfdan.config import from_dict, load_params, section
 from mfdan.model import MFDANConfig
 from mfdan.stage import run
-from mfdan.training import TrainConfig, check_folds, load_data, train_fold
+from mfdan.training import TrainConfig, check_folds, check_sizes, load_data, train_fold
 
 
 def main(params: Path = typer.Option(Path("params.yaml")), fold: str = typer.Option(...),
@@ -16,6 +16,7 @@ def main(params: Path = typer.Option(Path("params.yaml")), fold: str = typer.Opt
     check_folds(list(p.get("folds") or []), data, str(params))
     model_cfg = from_dict(MFDANConfig, {**(p.get("model") or {}), "dropkey": p["dropkey"],
                                         "num_classes": len(data.classes)}, where=f"{params}: model")
+    check_sizes(data, model_cfg, cache)
     meta = train_fold(fold, data, model_cfg, section(p, "train", TrainConfig), out)
     typer.echo(f"train@{fold}: {meta['test_samples']} test samples, {meta['epochs_run']} epochs, "
                f"{meta['seconds']} s on {meta['device']}")

@@ -9,7 +9,8 @@ import typer
 
 from mfdan.config import load_params, section
 from mfdan.magnet import load_magnet, sha256
-from mfdan.magnet_training import MagnetConfig, evaluate_psnr, resolve_device, train
+from mfdan.device import resolve_device
+from mfdan.magnet_training import MagnetConfig, evaluate_psnr, train
 from mfdan.stage import run
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from mfdan.synth import SynthConfig, synthesize
 
-TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, size=192)
+TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, frame_size=192)
 
 
 @pytest.fixture(scope="session")

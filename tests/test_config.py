@@ -41,7 +41,21 @@ def test_paper_gpu_profile_builds_every_section():
                           ("magnet", MagnetConfig), ("magnify", MagnifyConfig), ("train", TrainConfig)):
             section(p, name, cls, source=str(path))
         model = from_dict(MFDANConfig, {**p["model"], "dropkey": p["dropkey"]}, where="model")
-        assert model.img_size == p["flow"]["size"] == p["align"]["size"]
+        assert model.img_size == p["flow"]["output_size"] == p["align"]["output_size"]
     paper = from_dict(MFDANConfig, {**load_params(REPO / "profiles" / "paper-gpu.yaml")["model"], "dropkey": 0.1},
                       where="model")
     assert paper == MFDANConfig(dropkey=0.1)  # the profile is the paper configuration
+
+
+def test_no_param_is_named_size_or_nfiles():
+    """DVC 3's run-cache key drops every key called `size` or `nfiles` (file metadata) at any depth, params
+    included: a change to such a param would be served a stale output from the run-cache. Keep them out."""
+    def keys(node, path=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield f"{path}.{k}".lstrip("."), k
+                yield from keys(v, f"{path}.{k}")
+
+    for path in (REPO / "params.yaml", REPO / "profiles" / "paper-gpu.yaml"):
+        bad = [full for full, k in keys(load_params(path)) if k in ("size", "nfiles")]
+        assert not bad, f"{path}: rename {bad}"

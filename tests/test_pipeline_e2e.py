@@ -28,13 +28,13 @@ def sh(cmd: str, cwd: Path) -> str:
 
 def tiny_params() -> dict:
     p = yaml.safe_load((REPO / "params.yaml").read_text())
-    synth = SynthConfig(seed=1, subjects=2, samples_per_subject=3, others_per_subject=0, max_frames=5, size=160)
+    synth = SynthConfig(seed=1, subjects=2, samples_per_subject=3, others_per_subject=0, max_frames=5, frame_size=160)
     p["synth"] = {**p["synth"], "seed": 1, "subjects": 2, "samples_per_subject": 3, "others_per_subject": 0,
-                  "max_frames": 5, "size": 160}
+                  "max_frames": 5, "frame_size": 160}
     p["data"]["protocol"] = "casme2"
     p["folds"] = sorted({f"casme2_{c.subject}" for c in plan_layout("casme2", synth)})
-    p["align"] |= {"size": 64, "workers": 1}
-    p["flow"] |= {"size": 64, "workers": 1}
+    p["align"] |= {"output_size": 64, "workers": 1}
+    p["flow"] |= {"output_size": 64, "workers": 1}
     p["magnet"] |= {"iterations": 2, "batch": 2, "patch": 32, "eval_pairs": 4}
     p["magnify"] |= {"variants": 1}
     p["model"] = {"img_size": 64, "patch_size": 4, "embed_dim": 16, "merge_dims": [16, 16, 16], "heads": [2, 2],

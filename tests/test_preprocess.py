@@ -19,7 +19,7 @@ from mfdan.preprocess import align_one, run_align, run_flow, run_pack
 from mfdan.protocols import get_protocol
 from mfdan.synth import base_face
 
-SMALL_FLOW = FlowConfig(size=64, workers=1)
+SMALL_FLOW = FlowConfig(output_size=64, workers=1)
 
 
 @pytest.mark.parametrize("a,b,c,want", [
@@ -61,10 +61,10 @@ def test_tvl1_recovers_a_subpixel_shift_of_a_real_photo(dx, dy):
 
 def test_flow_input_shape_and_normalisation():
     flow = np.random.default_rng(0).normal(0, 0.5, (96, 96, 2)).astype(np.float32)
-    out = flow_input(flow, FlowConfig(size=48))
+    out = flow_input(flow, FlowConfig(output_size=48))
     assert out.shape == (3, 48, 48) and out.dtype == np.float32
     assert np.abs(out[:2]).max() == pytest.approx(1.0) and out[2].max() == pytest.approx(1.0) and out[2].min() >= 0
-    raw = flow_input(np.full((96, 96, 2), 2.0, np.float32), FlowConfig(size=48, normalise="none"))
+    raw = flow_input(np.full((96, 96, 2), 2.0, np.float32), FlowConfig(output_size=48, normalise="none"))
     np.testing.assert_allclose(raw[:2], 1.0)  # displacements scale with the grid (96 -> 48)
 
 
@@ -78,7 +78,7 @@ def test_alignment_recovers_a_known_rotation(degrees):
     a = estimate_alignment(rot, "casme2", cfg)
     # cv2 rotates counter-clockwise on screen; in image (y-down) coordinates the eye line turns by -degrees
     assert abs((a.angle - base) + degrees) < 1.0
-    aligned = a.apply(rot, cfg.size)
+    aligned = a.apply(rot, cfg.output_size)
     again = estimate_alignment(aligned, "casme2", AlignConfig(pre_crop={}))  # the aligned face is level
     assert abs(again.angle) < 1.0
 
@@ -167,9 +167,9 @@ def test_caches_are_byte_identical_across_runs(synth_root, tmp_path):
     outs = []
     for run in ("a", "b"):
         d = tmp_path / run
-        run_align(index, d / "aligned.h5", d / "align.json", AlignConfig(size=96, workers=2),
+        run_align(index, d / "aligned.h5", d / "align.json", AlignConfig(output_size=96, workers=2),
                   DataConfig(protocol="casme2"), SMALL_FLOW)
-        run_flow(d / "aligned.h5", d / "flow.h5", FlowConfig(size=64, workers=2))
+        run_flow(d / "aligned.h5", d / "flow.h5", FlowConfig(output_size=64, workers=2))
         run_pack(index, d / "aligned.h5", d / "flow.h5", d / "cache.h5")
         outs.append(_tree_bytes(d / "aligned.h5", d / "flow.h5", d / "cache.h5"))
     assert outs[0] == outs[1]

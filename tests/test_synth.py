@@ -20,7 +20,7 @@ def tree_digest(root):
 
 
 def test_same_config_same_bytes(tmp_path):
-    cfg = SynthConfig(seed=3, subjects=1, samples_per_subject=2, max_frames=4, size=160, check_faces=False)
+    cfg = SynthConfig(seed=3, subjects=1, samples_per_subject=2, max_frames=4, frame_size=160, check_faces=False)
     synthesize("casme2", tmp_path / "a", cfg)
     synthesize("casme2", tmp_path / "b", cfg)
     synthesize("casme2", tmp_path / "c", SynthConfig(**{**cfg.__dict__, "seed": 4}))
