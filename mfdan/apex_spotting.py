@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from mfdan.optical_flow import FlowConfig, compute_flow, to_grey, tvl1
+from mfdan.optical_flow import FlowConfig, compute_flow, to_grey
 
 POLICIES = ("annotated", "middle", "flow_peak")
 
@@ -20,12 +20,11 @@ def flow_magnitudes(frames: Sequence[np.ndarray], *, method: str = "farneback",
                     flow_cfg: FlowConfig | None = None) -> np.ndarray:
     """Mean flow magnitude from ``frames[0]`` to each frame (the first is 0)."""
     onset = to_grey(frames[0])
-    solver = tvl1(flow_cfg or FlowConfig()) if method == "tvl1" else None
     mags = [0.0]
     for f in frames[1:]:
         g = to_grey(f)
         if method == "tvl1":
-            flow = compute_flow(onset, g, flow_cfg or FlowConfig(), solver)
+            flow = compute_flow(onset, g, flow_cfg or FlowConfig())
         else:
             flow = cv2.calcOpticalFlowFarneback(onset, g, None, pyr_scale=0.5, levels=3, winsize=15, iterations=3,
                                                 poly_n=5, poly_sigma=1.2, flags=0)

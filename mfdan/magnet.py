@@ -92,6 +92,15 @@ class Decoder(nn.Module):
         return self.cba_2(self.cba_1(F.interpolate(x, scale_factor=2, mode="nearest")))
 
 
+def pad_to_4(*frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Reflection-pad B×3×H×W frames on the bottom/right so H and W are multiples of 4."""
+    h, w = frames[0].shape[-2:]
+    ph, pw = (-h) % 4, (-w) % 4
+    if not (ph or pw):
+        return frames
+    return tuple(F.pad(f, (0, pw, 0, ph), mode="reflect") for f in frames)
+
+
 class MagNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -104,10 +113,7 @@ class MagNet(nn.Module):
         """Magnify the motion from ``frame_a`` to ``frame_b`` (B×3×H×W in [−1, 1]) by ``amplification``
         (a float or B×1×1×1). Returns the unclipped magnified frame, B×3×H×W."""
         h, w = frame_a.shape[-2:]
-        ph, pw = (-h) % 4, (-w) % 4
-        if ph or pw:
-            frame_a = F.pad(frame_a, (0, pw, 0, ph), mode="reflect")
-            frame_b = F.pad(frame_b, (0, pw, 0, ph), mode="reflect")
+        frame_a, frame_b = pad_to_4(frame_a, frame_b)
         _, m_a = self.encoder(frame_a)
         t_b, m_b = self.encoder(frame_b)
         out = self.decoder(t_b, self.manipulator(m_a, m_b, amplification))

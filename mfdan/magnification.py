@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mfdan.cache import STR, RowWriter, read_strings
-from mfdan.magnet import MagNet
+from mfdan.magnet import MagNet, pad_to_4
 from mfdan.device import resolve_device
 
 METHODS = ("magnet", "linear", "none")
@@ -79,10 +79,7 @@ def magnify(onset: np.ndarray, apex: np.ndarray, alphas: np.ndarray, cfg: Magnif
     device = next(model.parameters()).device
     a, b = a.to(device), b.to(device)
     h, w = a.shape[-2:]
-    ph, pw = (-h) % 4, (-w) % 4
-    if ph or pw:
-        a = torch.nn.functional.pad(a, (0, pw, 0, ph), mode="reflect")
-        b = torch.nn.functional.pad(b, (0, pw, 0, ph), mode="reflect")
+    a, b = pad_to_4(a, b)
     _, m_a = model.encoder(a)
     t_b, m_b = model.encoder(b)  # encoded once, reused for every factor
     out = []

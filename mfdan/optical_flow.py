@@ -7,6 +7,7 @@ Every solver parameter is in :class:`FlowConfig` (params.yaml ``flow``) with Ope
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -42,8 +43,9 @@ class FlowConfig:
             raise ValueError(f"flow.normalise must be one of {NORMALISATIONS}, not {self.normalise!r}")
 
 
+@cache
 def tvl1(cfg: FlowConfig):
-    """A configured ``cv2.optflow.DualTVL1OpticalFlow``."""
+    """The configured ``cv2.optflow.DualTVL1OpticalFlow``, built once per config in each process."""
     return cv2.optflow.DualTVL1OpticalFlow_create(
         tau=cfg.tau, lambda_=cfg.lambda_, theta=cfg.theta, nscales=cfg.nscales, warps=cfg.warps,
         epsilon=cfg.epsilon, innnerIterations=cfg.inner_iterations, outerIterations=cfg.outer_iterations,
@@ -54,10 +56,9 @@ def to_grey(img: np.ndarray) -> np.ndarray:
     return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
 
 
-def compute_flow(onset: np.ndarray, apex: np.ndarray, cfg: FlowConfig, solver=None) -> np.ndarray:
+def compute_flow(onset: np.ndarray, apex: np.ndarray, cfg: FlowConfig) -> np.ndarray:
     """TV-L1 flow from ``onset`` to ``apex`` (uint8, grey or RGB): H×W×2 float32, (u, v) in pixels."""
-    solver = solver or tvl1(cfg)
-    return solver.calc(to_grey(onset), to_grey(apex), None)
+    return tvl1(cfg).calc(to_grey(onset), to_grey(apex), None)
 
 
 def flow_input(flow: np.ndarray, cfg: FlowConfig) -> np.ndarray:

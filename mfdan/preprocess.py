@@ -26,7 +26,7 @@ from mfdan.cache import STR, RowWriter, read_strings
 from mfdan.config import DataConfig
 from mfdan.datasets.common import read_image
 from mfdan.errors import DatasetError
-from mfdan.optical_flow import FlowConfig, compute_flow, flow_input, tvl1
+from mfdan.optical_flow import FlowConfig, compute_flow, flow_input
 from mfdan.parallel import imap_ordered
 from mfdan.records import Sample, resolve_apex
 
@@ -94,16 +94,10 @@ def run_align(index_path: Path, out: Path, report: Path, cfg: AlignConfig, data:
 
 
 # --- flow --------------------------------------------------------------------------------------------
-_SOLVER: dict = {}
-
-
 def flow_one(job: tuple[np.ndarray, np.ndarray, FlowConfig]) -> tuple[np.ndarray, float]:
     """(u, v, strain) input and the mean raw flow magnitude for one aligned pair (a worker task)."""
     onset, apex, cfg = job
-    solver = _SOLVER.get(cfg)
-    if solver is None:
-        solver = _SOLVER[cfg] = tvl1(cfg)
-    flow = compute_flow(onset, apex, cfg, solver)
+    flow = compute_flow(onset, apex, cfg)
     return flow_input(flow, cfg), float(np.hypot(flow[..., 0], flow[..., 1]).mean())
 
 
