@@ -25,8 +25,9 @@ def main(params: Path = typer.Option(Path("params.yaml")), out: Path = typer.Opt
         info |= {"source": "checkpoint", "checkpoint": cfg.checkpoint, "checkpoint_sha256": sha256(cfg.checkpoint)}
     else:
         model, losses, seconds = train(cfg)
+        typer.echo(f"train_magnet: {cfg.iterations} iterations in {seconds:.1f} s on {device}")
         info |= {"source": "trained on generated pairs", "iterations": cfg.iterations,
-                 "train_seconds": round(seconds, 1), "final_loss": losses[-1],
+                 "final_loss": losses[-1],
                  "loss_first_10": float(sum(losses[:10]) / min(10, len(losses))),
                  "loss_last_10": float(sum(losses[-10:]) / min(10, len(losses)))}
     out.parent.mkdir(parents=True, exist_ok=True)
