@@ -22,6 +22,10 @@ Three implementations (``impl``), checked against each other in float64 by the t
   kernels on CUDA; τ is folded into the normalised Q_f so the kernel's scale is 1).
 * ``auto`` (default): ``sdpa`` on CUDA, ``matmul`` elsewhere.
 
+The fast paths normalise Q_f and K_m with :func:`scaled_unit`, whose hand-written backward makes three passes
+over its input where autograd through ``F.normalize(x) / τ`` makes about ten; ``reference`` keeps
+``F.normalize``.
+
 With ``flow_driven=False`` (Table V, M1) only the self branch exists.
 """
 from __future__ import annotations
@@ -37,6 +41,41 @@ from mfdan.windows import relative_position_index
 
 TAU_MIN = 0.01
 IMPLS = ("auto", "matmul", "sdpa", "reference")
+NORM_EPS = 1e-12  # as F.normalize
+
+
+class _ScaledUnit(torch.autograd.Function):
+    """y = c · x / max(‖x‖, ε) along the last axis, c one scale per head (axis 1)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)  # (B·nW, heads, N, 1)
+        unclamped = norm > NORM_EPS
+        r = norm.clamp_min_(NORM_EPS).reciprocal_()
+        if scale is not None:
+            r.mul_(scale.view(1, -1, 1, 1))
+        y = x * r
+        ctx.save_for_backward(y, r, unclamped, scale)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):
+        # With u = x/‖x‖ and y = c·u: dx = (c/‖x‖)(dy − y⟨dy, y⟩/c²) and dc = Σ⟨dy, y⟩/c. Where ‖x‖ < ε the
+        # norm is the constant ε, so dx = (c/ε)·dy there.
+        y, r, unclamped, scale = ctx.saved_tensors
+        s = (dy * y).sum(-1, keepdim=True)  # ⟨dy, y⟩, (B·nW, heads, N, 1)
+        dscale = None
+        if scale is not None and ctx.needs_input_grad[1]:
+            dscale = s.sum(dim=(0, 2, 3)) / scale
+        coef = s.mul_(unclamped)
+        if scale is not None:
+            coef.div_(scale.view(1, -1, 1, 1).square())
+        return dy.addcmul(y, coef, value=-1).mul_(r), dscale
+
+
+def scaled_unit(x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.normalize(x, dim=-1) * scale.view(1, -1, 1, 1)`` for x of (B·nW, heads, N, d), with a cheaper backward."""
+    return _ScaledUnit.apply(x, scale)
 
 
 class FlowDrivenWindowAttention(nn.Module):
@@ -73,14 +112,16 @@ class FlowDrivenWindowAttention(nn.Module):
 
     def flow_logits(self, qf: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """cos(Q_f, K_m) / τ (Eq. 13), (B·nW, heads, N, N): invariant to the scale of Q_f and K_m."""
-        return self._flow_query(qf) @ F.normalize(k, dim=-1).transpose(-2, -1)
+        qn = F.normalize(qf, dim=-1) / self.tau.to(qf.dtype).view(1, -1, 1, 1)
+        return qn @ F.normalize(k, dim=-1).transpose(-2, -1)
 
-    def _flow_query(self, qf: torch.Tensor) -> torch.Tensor:
-        return F.normalize(qf, dim=-1) / self.tau.to(qf.dtype).view(1, -1, 1, 1)
+    def _cosine_operands(self, qf: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q_f/(τ‖Q_f‖) and K_m/‖K_m‖ through :func:`scaled_unit` (fast paths)."""
+        return scaled_unit(qf, self.tau.to(qf.dtype).reciprocal()), scaled_unit(k)
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         b, n, _ = t.shape
-        return t.view(b, n, self.heads, self.head_dim).transpose(1, 2)  # (B·nW, heads, N, d)
+        return t.view(b, n, self.heads, self.head_dim).transpose(1, 2).contiguous()  # (B·nW, heads, N, d)
 
     def forward(self, x: torch.Tensor, flow: torch.Tensor | None = None, *, mask: torch.Tensor | None = None,
                 drop: torch.Tensor | None = None) -> torch.Tensor:
@@ -96,7 +137,8 @@ class FlowDrivenWindowAttention(nn.Module):
             (B·nW, N, C)
         """
         bw, n, c = x.shape
-        q, k, v = self.qkv(x).view(bw, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3×(B·nW,h,N,d)
+        # 3×(B·nW, h, N, d); contiguous, since batched products of the permuted views run several times slower
+        q, k, v = self.qkv(x).view(bw, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).contiguous()
         if drop is None and self.training and self.dropkey > 0:
             drop = dropkey_mask((bw, self.heads, n, n), self.dropkey, device=x.device)
         qf = None
@@ -134,13 +176,14 @@ class FlowDrivenWindowAttention(nn.Module):
         bias = self._full_bias(q.shape[0], mask, drop, q.dtype)  # built once, shared by both branches
         probs = torch.softmax(((q * self.scale) @ k.transpose(-2, -1)).add_(bias), dim=-1)
         if qf is not None:
-            probs = probs + torch.softmax(self.flow_logits(qf, k).add_(bias), dim=-1)
+            qn, kn = self._cosine_operands(qf, k)
+            probs = probs + torch.softmax((qn @ kn.transpose(-2, -1)).add_(bias), dim=-1)  # Eqs. 11, 13
         return probs @ v  # (softmax_self + softmax_flow) V = Attn_self + Attn_flow, Eq. 15
 
     def _sdpa(self, q, k, v, qf, mask, drop):
         bias = self._full_bias(q.shape[0], mask, drop, q.dtype)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
         if qf is not None:
-            out = out + F.scaled_dot_product_attention(self._flow_query(qf), F.normalize(k, dim=-1), v,
-                                                       attn_mask=bias, scale=1.0)
+            qn, kn = self._cosine_operands(qf, k)
+            out = out + F.scaled_dot_product_attention(qn, kn, v, attn_mask=bias, scale=1.0)
         return out

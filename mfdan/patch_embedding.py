@@ -2,22 +2,33 @@
 
 Eq. 8 embeds non-overlapping 4×4 patches of the magnified image and of the flow map (u, v, strain) into
 C = 96 channels each. Merging concatenates each 2×2 neighbourhood (4C), normalises and projects it.
+
+Both are written as one reshape and one linear map over channel-last tokens: the embedding equals the
+strided 4×4 convolution (its weights stay a ``Conv2d``'s, so checkpoints keep Swin's layout) and the
+merging equals Swin's concatenation of the four strided slices, each in one copy instead of several
+(tested against both).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 class PatchEmbed(nn.Module):
     def __init__(self, *, in_chans: int = 3, dim: int = 96, patch: int = 4) -> None:
         super().__init__()
+        self.patch = patch
         self.proj = nn.Conv2d(in_chans, dim, kernel_size=patch, stride=patch)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, H/patch, W/patch, dim)"""
-        return self.norm(self.proj(x).permute(0, 2, 3, 1))
+        b, c, h, w = x.shape
+        p = self.patch
+        patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)  # (B, H/p, W/p, c, p, p)
+        patches = patches.reshape(b, h // p, w // p, c * p * p)  # (B, H/p, W/p, c·p·p), the conv weight's order
+        return self.norm(F.linear(patches, self.proj.weight.flatten(1), self.proj.bias))
 
 
 class PatchMerging(nn.Module):
@@ -28,5 +39,8 @@ class PatchMerging(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, H/2, W/2, out_dim)"""
-        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)  # (B,H/2,W/2,4C)
+        b, h, w, c = x.shape
+        x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5)  # (B, H/2, W/2, col, row, C)
+        # (B, H/2, W/2, 4C) in Swin's order, (row, col) offsets (0,0), (1,0), (0,1), (1,1)
+        x = x.reshape(b, h // 2, w // 2, 4 * c)
         return self.reduction(self.norm(x))

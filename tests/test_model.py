@@ -6,11 +6,12 @@ import torch
 import torch.nn.functional as F
 
 from mfdan.dropkey import DROP_VALUE, dropkey_mask
-from mfdan.flow_driven_attention import FlowDrivenWindowAttention
+from mfdan.flow_driven_attention import FlowDrivenWindowAttention, scaled_unit
 from mfdan.flow_encoder import LocalResponseNorm2d
 from mfdan.losses import build_loss
 from mfdan.model import MFDAN, MFDANConfig, parameter_breakdown
 from mfdan.optim import build_optimizer
+from mfdan.patch_embedding import PatchEmbed, PatchMerging
 from mfdan.windows import (SHIFT_MASK_VALUE, relative_position_index, shifted_window_mask, window_partition,
                            window_reverse)
 
@@ -72,9 +73,51 @@ def test_fast_paths_equal_reference_float64(impl, flow_driven, with_mask, with_d
     f = torch.randn(b * nw, 16, 12, dtype=torch.double)
     mask = shifted_window_mask(8, 8, 4, 2).double() if with_mask else None
     drop = dropkey_mask((b * nw, 3, 16, 16), 0.3, generator=torch.Generator().manual_seed(1)) if with_drop else None
+    x.requires_grad_()
+    f.requires_grad_()
     a = fused(x, f, mask=mask, drop=drop)
     r = ref(x, f, mask=mask, drop=drop)
     torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-12)
+    # and the same gradients, for the inputs and every parameter (τ included)
+    g = torch.randn_like(a)
+    grads_a = torch.autograd.grad(a, [x, f, *fused.parameters()], g, allow_unused=True)
+    grads_r = torch.autograd.grad(r, [x, f, *ref.parameters()], g, allow_unused=True)
+    names = ["x", "flow"] + [n for n, _ in fused.named_parameters()]
+    for name, ga, gr in zip(names, grads_a, grads_r):
+        if name == "flow" and not flow_driven:
+            assert ga is None and gr is None
+            continue
+        torch.testing.assert_close(ga, gr, rtol=1e-9, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("with_scale", [False, True])
+def test_scaled_unit_gradients(with_scale):
+    """The hand-written backward of the fast paths' normalisation, checked numerically and against F.normalize."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 4, dtype=torch.double, requires_grad=True)
+    scale = (torch.rand(3, dtype=torch.double) + 0.5).requires_grad_() if with_scale else None
+    assert torch.autograd.gradcheck(scaled_unit, (x, scale))
+    # a row whose norm is below F.normalize's ε: the norm is the constant ε there, in both
+    tiny = torch.randn(2, 3, 5, 4, dtype=torch.double)
+    tiny[0, 1, 2] *= 1e-14
+    tiny.requires_grad_()
+    c = torch.ones(3, dtype=torch.double) if scale is None else scale
+    want = F.normalize(tiny, dim=-1) * c.view(1, -1, 1, 1)
+    got = scaled_unit(tiny, scale)
+    torch.testing.assert_close(got, want)
+    g = torch.randn_like(got)
+    torch.testing.assert_close(torch.autograd.grad(got, tiny, g)[0], torch.autograd.grad(want, tiny, g)[0])
+
+
+def test_patch_embedding_and_merging_equal_convolution_and_swin_concatenation():
+    torch.manual_seed(0)
+    embed = PatchEmbed(dim=8, patch=4).double()
+    image = torch.randn(2, 3, 16, 12, dtype=torch.double)
+    torch.testing.assert_close(embed(image), embed.norm(embed.proj(image).permute(0, 2, 3, 1)))
+    merge = PatchMerging(dim=5, out_dim=7).double()
+    t = torch.randn(2, 6, 8, 5, dtype=torch.double)
+    swin = torch.cat([t[:, 0::2, 0::2], t[:, 1::2, 0::2], t[:, 0::2, 1::2], t[:, 1::2, 1::2]], dim=-1)
+    torch.testing.assert_close(merge(t), merge.reduction(merge.norm(swin)))
 
 
 def test_output_is_the_sum_of_self_and_flow_branches():
