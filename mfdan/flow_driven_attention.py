@@ -54,6 +54,7 @@ class _ScaledUnit(torch.autograd.Function):
         r = norm.clamp_min_(NORM_EPS).reciprocal_()
         if scale is not None:
             r.mul_(scale.view(1, -1, 1, 1))
+        r = r.to(x.dtype)  # autocast may compute the norm in float32; keep x's dtype
         y = x * r
         ctx.save_for_backward(y, r, unclamped, scale)
         return y

@@ -109,6 +109,19 @@ def test_scaled_unit_gradients(with_scale):
     torch.testing.assert_close(torch.autograd.grad(got, tiny, g)[0], torch.autograd.grad(want, tiny, g)[0])
 
 
+@pytest.mark.parametrize("impl", ["matmul", "sdpa", "reference"])
+def test_attention_under_autocast_keeps_the_low_precision_dtype(impl):
+    """Mixed precision (train.amp): autocast may take norms in float32; the branches must still meet in one dtype."""
+    m = _attn(dropkey=0.1, impl=impl).float().train()
+    x = torch.randn(8, 16, 12, requires_grad=True)
+    f = torch.randn(8, 16, 12, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = m(x, f)
+    assert y.dtype == torch.bfloat16 and torch.isfinite(y).all()
+    y.float().sum().backward()
+    assert torch.isfinite(m.tau_raw.grad).all() and m.tau_raw.grad.abs().sum() > 0
+
+
 def test_patch_embedding_and_merging_equal_convolution_and_swin_concatenation():
     torch.manual_seed(0)
     embed = PatchEmbed(dim=8, patch=4).double()
