@@ -22,9 +22,9 @@ Three implementations (``impl``), checked against each other in float64 by the t
   kernels on CUDA; τ is folded into the normalised Q_f so the kernel's scale is 1).
 * ``auto`` (default): ``sdpa`` on CUDA, ``matmul`` elsewhere.
 
-The fast paths normalise Q_f and K_m with :func:`scaled_unit`, whose hand-written backward makes three passes
-over its input where autograd through ``F.normalize(x) / τ`` makes about ten; ``reference`` keeps
-``F.normalize``.
+The fast paths normalise Q_f and K_m with :func:`scaled_unit`: the same maths as ``F.normalize(x) / τ``, with a
+hand-written backward that makes fewer passes over the (B·nW, heads, N, d) tensors than autograd's chain of
+divisions; ``reference`` keeps ``F.normalize``.
 
 With ``flow_driven=False`` (Table V, M1) only the self branch exists.
 """
