@@ -124,12 +124,12 @@ def _flow(x: np.ndarray, device: torch.device) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(model: MFDAN, data: Data, idx: np.ndarray, device: torch.device, batch: int, amp: bool) -> np.ndarray:
-    """Class probabilities (len(idx), C) on the evaluation variants."""
+    """Class probabilities (len(idx), C) on the evaluation variants; ``amp``: autocast, decided by the caller."""
     model.eval()
     out = []
     for s in range(0, len(idx), batch):
         b = idx[s:s + batch]
-        with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
+        with torch.autocast(device.type, enabled=amp):
             logits = model(_images(data.eval_images[b], device), _flow(data.flow[b], device))
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(data.classes)))
@@ -161,7 +161,8 @@ def train_fold(fold: str, data: Data, model_cfg: MFDANConfig, cfg: TrainConfig, 
                           betas=cfg.betas)
     loss_fn = build_loss(cfg.loss, num_classes=num_classes, gamma=cfg.gamma,
                          class_weights=list(cfg.class_weights) or None).to(device)
-    scaler = torch.amp.GradScaler(enabled=cfg.amp and device.type == "cuda")
+    amp = cfg.amp and device.type == "cuda"  # mixed precision is a CUDA option
+    scaler = torch.amp.GradScaler(enabled=amp)
     k = data.train_images.shape[1]
     curve, best = [], (-1.0, None, 0)
     t0 = time.perf_counter()
@@ -180,7 +181,7 @@ def train_fold(fold: str, data: Data, model_cfg: MFDANConfig, cfg: TrainConfig, 
             image = _images(data.train_images[b, variant], device)
             flow = _flow(data.flow[b], device)
             target = torch.from_numpy(data.labels[b]).to(device)
-            with torch.autocast(device.type, enabled=cfg.amp and device.type == "cuda"):
+            with torch.autocast(device.type, enabled=amp):
                 logits = model(image, flow)
                 loss = loss_fn(logits.float(), target)
             opt.zero_grad(set_to_none=True)
@@ -192,7 +193,7 @@ def train_fold(fold: str, data: Data, model_cfg: MFDANConfig, cfg: TrainConfig, 
             seen += len(b)
         row = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "train_acc": correct / max(seen, 1)}
         if len(val_idx):
-            p = predict(model, data, val_idx, device, cfg.batch, cfg.amp).argmax(1)
+            p = predict(model, data, val_idx, device, cfg.batch, amp).argmax(1)
             row["val_uf1"] = uf1_uar(data.labels[val_idx], p, num_classes)[0]
             if row["val_uf1"] > best[0]:
                 best = (row["val_uf1"], {k_: v.detach().clone() for k_, v in model.state_dict().items()}, epoch + 1)
@@ -207,7 +208,7 @@ def train_fold(fold: str, data: Data, model_cfg: MFDANConfig, cfg: TrainConfig, 
     else:
         selection = SELECTION_FIXED.format(epochs=cfg.epochs)
         chosen = len(curve)
-    probs = predict(model, data, test_idx, device, cfg.batch, cfg.amp)  # the only look at the test subject
+    probs = predict(model, data, test_idx, device, cfg.batch, amp)  # the only look at the test subject
     seconds = time.perf_counter() - t0
     write_fold(out, fold, data, test_idx, probs, curve, model)
     meta = {"fold": fold, "train_samples": int(len(train_idx)), "val_samples": int(len(val_idx)),
