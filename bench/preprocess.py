@@ -22,14 +22,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mfdan.alignment import AlignConfig
-from mfdan.config import DataConfig
-from mfdan.optical_flow import FlowConfig, tvl1
-from mfdan.parallel import imap_ordered, worker_count
-from mfdan.preprocess import run_align, run_flow, run_pack
-from mfdan.protocols import get_protocol
-from mfdan.synth import SynthConfig, synthesize
-from mfdan.validate import read_for_protocol
+from mfdan.core.parallel import imap_ordered, worker_count
+from mfdan.core.params import Params
+from mfdan.data.protocols import get_protocol
+from mfdan.data.validate import read_for_protocol
+from mfdan.preprocess import align_stage, flow_stage, pack_stage
+from mfdan.preprocess.optical_flow import FlowConfig, tvl1
+from mfdan.synth.generator import SynthConfig, synthesize
+
 
 def calc_only(job):
     onset, apex, cfg = job
@@ -48,8 +48,9 @@ def write_index(root: Path, out: Path, repeat: int = 1) -> int:
 
 
 def pack_rss(index: Path, aligned: Path, flow: Path, out: Path) -> int:
-    code = ("import resource, sys; from pathlib import Path; from mfdan.preprocess import run_pack; "
-            "run_pack(*map(Path, sys.argv[1:5])); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = ("import resource, sys; from pathlib import Path; from mfdan.preprocess import pack_stage; "
+            "i, a, f, o = map(Path, sys.argv[1:5]); pack_stage.run(index=i, aligned=a, flow=f, out=o); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     res = subprocess.run([sys.executable, "-c", code, str(index), str(aligned), str(flow), str(out)],
                          capture_output=True, text=True, check=True)
     return int(res.stdout.strip().splitlines()[-1])
@@ -68,19 +69,18 @@ def main() -> None:
                           check_faces=False)
         synthesize("casme2", tmp / "raw", cfg)
         n = write_index(tmp / "raw", tmp / "index.json")
-        data = DataConfig(protocol="casme2")
-        align_cfg = AlignConfig(workers=workers)
-        flow_cfg = FlowConfig(workers=workers)
+        params = Params({"data": {"protocol": "casme2"}, "align": {"workers": workers}, "flow": {"workers": workers}})
+        flow_cfg = params.section("flow", FlowConfig)
         print(f"{n} clips, {workers} worker processes, 224² aligned pairs, TV-L1 at OpenCV defaults")
 
         t = time.perf_counter()
-        run_align(tmp / "index.json", tmp / "aligned.h5", tmp / "align.json", align_cfg, data, flow_cfg)
+        align_stage.run(params=params, index=tmp / "index.json", out=tmp / "aligned.h5", report=tmp / "align.json")
         t_align = time.perf_counter() - t
         t = time.perf_counter()
-        run_flow(tmp / "aligned.h5", tmp / "flow.h5", flow_cfg)
+        flow_stage.run(params=params, aligned=tmp / "aligned.h5", out=tmp / "flow.h5")
         t_flow = time.perf_counter() - t
         t = time.perf_counter()
-        run_pack(tmp / "index.json", tmp / "aligned.h5", tmp / "flow.h5", tmp / "cache.h5")
+        pack_stage.run(index=tmp / "index.json", aligned=tmp / "aligned.h5", flow=tmp / "flow.h5", out=tmp / "cache.h5")
         t_pack = time.perf_counter() - t
 
         with h5py.File(tmp / "aligned.h5") as f:

@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from mfdan.losses import build_loss
-from mfdan.model import MFDAN, MFDANConfig
-from mfdan.optim import build_optimizer
+from mfdan.train.losses import build_loss
+from mfdan.model.network import MFDAN, MFDANConfig
+from mfdan.train.optim import build_optimizer
 
 
 def make_step(cfg: MFDANConfig, *, batch: int, device: str):

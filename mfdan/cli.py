@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mfdan.errors import DatasetError
+from mfdan.core.errors import DatasetError
+from mfdan.data.protocols import DATASETS, PROTOCOLS
 
 app = typer.Typer(
     name="mfdan",
@@ -21,20 +22,9 @@ app = typer.Typer(
 )
 
 
-class Layout(str, Enum):
-    casme2 = "casme2"
-    samm = "samm"
-    smic = "smic"
-    all = "all"
-
-
-class ValidateTarget(str, Enum):
-    casme2 = "casme2"
-    samm = "samm"
-    smic = "smic"
-    composite = "composite"
-    casme2_5 = "casme2_5"
-    samm_5 = "samm_5"
+# choice lists come from their one definition: the generator's layouts and the protocol table
+Layout = Enum("Layout", {name: name for name in (*DATASETS, "all")}, type=str)
+ValidateTarget = Enum("ValidateTarget", {name: name for name in PROTOCOLS}, type=str)
 
 
 def _fail(exc: Exception) -> None:
@@ -56,16 +46,16 @@ def synth(
     """Generate a seeded demo dataset of micro-expression clips in a native layout, sheets included."""
     from dataclasses import replace
 
-    from mfdan.config import load_params, section
-    from mfdan.synth import SynthConfig, synthesize
+    from mfdan.core.params import Params
+    from mfdan.synth.generator import SynthConfig, synthesize
 
     try:
-        cfg = section(load_params(params), "synth", SynthConfig, source=str(params)) if params else SynthConfig()
+        cfg = Params.load(params).section("synth", SynthConfig) if params else SynthConfig()
         overrides = {k: v for k, v in dict(seed=seed, subjects=subjects,
                                            samples_per_subject=samples_per_subject).items() if v is not None}
         cfg = replace(cfg, **overrides)
         plans = synthesize(layout.value, out, cfg, progress=sys.stderr.isatty(), overwrite=overwrite)
-    except (ValueError, FileExistsError, DatasetError) as exc:
+    except (ValueError, FileExistsError, FileNotFoundError, DatasetError) as exc:
         _fail(exc)
     typer.echo(f"wrote {len(plans)} clips ({layout.value}) to {out}")
 
@@ -78,8 +68,8 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
 ) -> None:
     """Read a dataset and print counts per subject and class against the protocol's expectations."""
-    from mfdan.validate import format_report
-    from mfdan.validate import validate as run_validate
+    from mfdan.data.validate import format_report
+    from mfdan.data.validate import validate as run_validate
 
     try:
         rep = run_validate(dataset.value, root)
@@ -91,17 +81,34 @@ def validate(
 @app.command()
 def folds(cache: Annotated[Path, typer.Option(help="The packed cache (data/cache.h5).")] = Path("data/cache.h5")) -> None:
     """Print the LOSO fold list of a packed cache, ready to paste into params.yaml."""
-    import h5py
-
-    from mfdan.cache import read_strings
-    from mfdan.training import fold_name
+    from mfdan.data.folds import cache_folds, folds_fix
 
     try:
-        with h5py.File(cache, "r") as f:
-            names = sorted({fold_name(d, s) for d, s in zip(read_strings(f["dataset"]), read_strings(f["subject"]))})
-    except (OSError, KeyError) as exc:
-        _fail(ValueError(f"{cache}: not a packed cache ({exc})"))
-    typer.echo("folds:\n" + "".join(f"  - {n}\n" for n in names), nl=False)
+        names = cache_folds(cache)
+    except DatasetError as exc:
+        _fail(exc)
+    typer.echo(folds_fix(names), nl=False)
+
+
+@app.command()
+def params(
+    file: Annotated[Path, typer.Argument(help="A params file (params.yaml or a profile).")] = Path("params.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of YAML.")] = False,
+) -> None:
+    """Check a params file against the registry and print every section as the stages see it (defaults
+    filled in). Each section is mirrored by one dataclass; unknown keys and bad values are errors."""
+    import yaml
+
+    from mfdan.core.params import Params
+
+    try:
+        resolved = Params.load(file).resolved()
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(resolved, indent=1))
+    else:
+        typer.echo(yaml.safe_dump(json.loads(json.dumps(resolved)), sort_keys=False), nl=False)
 
 
 @app.command()
@@ -109,7 +116,7 @@ def model(as_json: Annotated[bool, typer.Option("--json", help="Also print a JSO
     """Print MFDAN's parameter count and per-module breakdown at the paper configuration."""
     import sys as _sys
 
-    from mfdan.model import main as model_main
+    from mfdan.model.network import main as model_main
 
     _sys.argv = ["mfdan.model"] + (["--json"] if as_json else [])
     model_main()

@@ -1,21 +1,18 @@
-"""DVC stage `evaluate`: UF1 / UAR over all folds' predictions concatenated, per dataset and per fold;
-confusion matrix and training curves for `dvc plots`."""
+"""DVC stage `evaluate`: UF1 / UAR over the concatenated fold predictions (mfdan.evaluate.evaluate_stage)."""
 from pathlib import Path
 
 import typer
 
-from mfdan.config import load_params
-from mfdan.evaluation import evaluate
-from mfdan.stage import run
+from mfdan.core.params import Params
+from mfdan.core.stage import run
+from mfdan.evaluate import evaluate_stage
 
 
-def main(params: Path = typer.Option(Path("params.yaml")), folds_dir: Path = typer.Option(...),
-         metrics: Path = typer.Option(...), confusion: Path = typer.Option(...),
-         curves: Path = typer.Option(...)) -> None:
-    folds = list(load_params(params).get("folds") or [])
-    rep = evaluate(folds, folds_dir, metrics, confusion, curves)
-    typer.echo(f"evaluate: UF1 {rep['uf1']:.4f}  UAR {rep['uar']:.4f} over {rep['samples']} samples, "
-               f"{rep['folds']} folds")
+def main(params: Path = typer.Option(Path("params.yaml")), cache: Path = typer.Option(...),
+         folds_dir: Path = typer.Option(...), metrics: Path = typer.Option(...), confusion: Path = typer.Option(...),
+         curves: Path = typer.Option(...)) -> str:
+    return evaluate_stage.run(params=Params.load(params), cache=cache, folds_dir=folds_dir, metrics=metrics,
+                              confusion=confusion, curves=curves)
 
 
 if __name__ == "__main__":

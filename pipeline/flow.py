@@ -1,18 +1,16 @@
-"""DVC stage `flow`: TV-L1 onset -> apex on the aligned pairs, Eq. 3 strain, (u, v, strain) maps."""
+"""DVC stage `flow`: TV-L1 + Eq. 3 strain on the aligned pairs (mfdan.preprocess.flow_stage)."""
 from pathlib import Path
 
 import typer
 
-from mfdan.config import load_params, section
-from mfdan.optical_flow import FlowConfig
-from mfdan.preprocess import run_flow
-from mfdan.stage import run
+from mfdan.core.params import Params
+from mfdan.core.stage import run
+from mfdan.preprocess import flow_stage
 
 
 def main(params: Path = typer.Option(Path("params.yaml")), aligned: Path = typer.Option(...),
-         out: Path = typer.Option(...)) -> None:
-    run_flow(aligned, out, section(load_params(params), "flow", FlowConfig))
-    typer.echo(f"flow: wrote {out}")
+         out: Path = typer.Option(...)) -> str:
+    return flow_stage.run(params=Params.load(params), aligned=aligned, out=out)
 
 
 if __name__ == "__main__":

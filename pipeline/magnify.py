@@ -1,18 +1,16 @@
-"""DVC stage `magnify`: K randomly-magnified training variants and one evaluation variant per sample."""
+"""DVC stage `magnify`: magnified training and evaluation frames per sample (mfdan.magnify.magnify_stage)."""
 from pathlib import Path
 
 import typer
 
-from mfdan.config import load_params, section
-from mfdan.magnification import MagnifyConfig, run_magnify
-from mfdan.stage import run
+from mfdan.core.params import Params
+from mfdan.core.stage import run
+from mfdan.magnify import magnify_stage
 
 
-def main(params: Path = typer.Option(Path("params.yaml")), cache: Path = typer.Option(...),
-         weights: Path = typer.Option(...), out: Path = typer.Option(...)) -> None:
-    cfg = section(load_params(params), "magnify", MagnifyConfig)
-    run_magnify(cache, weights, out, cfg)
-    typer.echo(f"magnify ({cfg.method}): wrote {out}")
+def main(params: Path = typer.Option(Path("params.yaml")), aligned: Path = typer.Option(...),
+         weights: Path = typer.Option(...), out: Path = typer.Option(...)) -> str:
+    return magnify_stage.run(params=Params.load(params), aligned=aligned, weights=weights, out=out)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,15 @@
-"""DVC stage `pack`: the training cache (aligned onset/apex, flow + strain, labels, ids) as one HDF5 file."""
+"""DVC stage `pack`: the training cache (mfdan.preprocess.pack_stage)."""
 from pathlib import Path
 
 import typer
 
-from mfdan.preprocess import run_pack
-from mfdan.stage import run
+from mfdan.core.stage import run
+from mfdan.preprocess import pack_stage
 
 
 def main(index: Path = typer.Option(...), aligned: Path = typer.Option(...), flow: Path = typer.Option(...),
-         out: Path = typer.Option(...)) -> None:
-    run_pack(index, aligned, flow, out)
-    typer.echo(f"pack: wrote {out}")
+         out: Path = typer.Option(...)) -> str:
+    return pack_stage.run(index=index, aligned=aligned, flow=flow, out=out)
 
 
 if __name__ == "__main__":

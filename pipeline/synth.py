@@ -1,17 +1,15 @@
-"""DVC stage `synth`: write the embedded demo dataset (all three native layouts) from params.yaml's `synth`."""
+"""DVC stage `synth`: the embedded demo dataset (mfdan.synth.synth_stage)."""
 from pathlib import Path
 
 import typer
 
-from mfdan.config import load_params, section
-from mfdan.stage import run
-from mfdan.synth import SynthConfig, synthesize
+from mfdan.core.params import Params
+from mfdan.core.stage import run
+from mfdan.synth import synth_stage
 
 
-def main(params: Path = typer.Option(Path("params.yaml")), out: Path = typer.Option(...)) -> None:
-    cfg = section(load_params(params), "synth", SynthConfig)
-    plans = synthesize("all", out, cfg, progress=True, overwrite=True)
-    typer.echo(f"synth: {len(plans)} clips in {out}")
+def main(params: Path = typer.Option(Path("params.yaml")), out: Path = typer.Option(...)) -> str:
+    return synth_stage.run(params=Params.load(params), out=out)
 
 
 if __name__ == "__main__":

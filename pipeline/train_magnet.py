@@ -1,46 +1,17 @@
-"""DVC stage `train_magnet`: load the user's MagNet checkpoint (params `magnet.checkpoint`), or, when none is
-given, train MagNet on generated pairs; either way write the weights used and PSNR on held-out pairs."""
-import json
-from dataclasses import asdict
+"""DVC stage `train_magnet`: the user's MagNet checkpoint, or MagNet trained on generated pairs
+(mfdan.magnify.train_magnet_stage)."""
 from pathlib import Path
 
-import torch
 import typer
 
-from mfdan.config import load_params, section
-from mfdan.magnet import load_magnet, sha256
-from mfdan.device import resolve_device
-from mfdan.magnet_training import MagnetConfig, evaluate_psnr, train
-from mfdan.stage import run
+from mfdan.core.params import Params
+from mfdan.core.stage import run
+from mfdan.magnify import train_magnet_stage
 
 
 def main(params: Path = typer.Option(Path("params.yaml")), out: Path = typer.Option(...),
-         metrics: Path = typer.Option(...)) -> None:
-    cfg = section(load_params(params), "magnet", MagnetConfig)
-    device = resolve_device(cfg.device)
-    torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
-    info: dict = {"device": str(device)}
-    if cfg.checkpoint:
-        model = load_magnet(cfg.checkpoint, map_location=device).eval()
-        info |= {"source": "checkpoint", "checkpoint": cfg.checkpoint, "checkpoint_sha256": sha256(cfg.checkpoint)}
-    else:
-        model, losses, seconds = train(cfg)
-        typer.echo(f"train_magnet: {cfg.iterations} iterations in {seconds:.1f} s on {device}")
-        info |= {"source": "trained on generated pairs", "iterations": cfg.iterations,
-                 "final_loss": losses[-1],
-                 "loss_first_10": float(sum(losses[:10]) / min(10, len(losses))),
-                 "loss_last_10": float(sum(losses[-10:]) / min(10, len(losses)))}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(out)
-    info["weights_sha256"] = sha256(out)
-    info["psnr_db"] = evaluate_psnr(model, cfg)
-    info["eval"] = {"pairs": cfg.eval_pairs, "alpha_range": list(cfg.alpha_range), "patch": cfg.patch}
-    info["config"] = asdict(cfg)
-    metrics.parent.mkdir(parents=True, exist_ok=True)
-    metrics.write_text(json.dumps(info, indent=1) + "\n")
-    typer.echo(f"train_magnet: {info['source']}; PSNR {info['psnr_db']}")
+         metrics: Path = typer.Option(...)) -> str:
+    return train_magnet_stage.run(params=Params.load(params), out=out, metrics=metrics)
 
 
 if __name__ == "__main__":

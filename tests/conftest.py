@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mfdan.synth import SynthConfig, synthesize
+from mfdan.synth.generator import SynthConfig, synthesize
 
 TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, frame_size=192)
 

@@ -6,9 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from mfdan.cli import app
-from mfdan.datasets import read_dataset
-from mfdan.errors import DatasetError
-from mfdan.validate import validate
+from mfdan.data.readers import read_dataset
+from mfdan.core.errors import DatasetError
+from mfdan.data.validate import validate
 
 
 def _first_clip(root, layout):

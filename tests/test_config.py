@@ -1,18 +1,21 @@
-"""params.yaml sections map onto their dataclasses; mistakes name the section and key."""
+"""params.yaml sections map onto their registered dataclasses; mistakes name the section and key."""
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from mfdan.config import DataConfig, load_params, section
-from mfdan.synth import SynthConfig
+from mfdan.core.params import SCALARS, SECTIONS, Params, section_class
+from mfdan.data.config import DataConfig
+from mfdan.synth.generator import SynthConfig
 
 REPO = Path(__file__).resolve().parents[1]
+PARAM_FILES = [REPO / "params.yaml", *sorted((REPO / "profiles").glob("*.yaml"))]
 
 
 def test_repository_params_build_every_section():
-    params = load_params(REPO / "params.yaml")
-    data = section(params, "data", DataConfig)
-    synth = section(params, "synth", SynthConfig)
+    params = Params.load(REPO / "params.yaml")
+    data = params.section("data", DataConfig)
+    synth = params.section("synth", SynthConfig)
     assert data.protocol == "composite" and set(data.roots) == {"casme2", "samm", "smic"}
     assert isinstance(synth.amplitude, tuple) and synth.amplitude[0] < synth.amplitude[1]
     assert not any(Path(p).is_absolute() for p in data.roots.values())
@@ -22,40 +25,66 @@ def test_repository_params_build_every_section():
                                         ({"apex": "peak"}, "data.apex"), ({"protocol": 3}, "expected str")])
 def test_bad_section_names_the_key(values, msg):
     with pytest.raises(ValueError, match=msg) as err:
-        section({"data": values}, "data", DataConfig)
+        Params({"data": values}).section("data", DataConfig)
     assert "params.yaml: data" in str(err.value)
 
 
-def test_paper_gpu_profile_builds_every_section():
-    from mfdan.alignment import AlignConfig
-    from mfdan.config import from_dict
-    from mfdan.magnet_training import MagnetConfig
-    from mfdan.magnification import MagnifyConfig
-    from mfdan.model import MFDANConfig
-    from mfdan.optical_flow import FlowConfig
-    from mfdan.training import TrainConfig
+def test_registry_is_the_one_mapping():
+    """Every registered section resolves to a dataclass; a stage asking for a section with another class is
+    refused, so the registry and the stages' imports cannot drift apart; unknown top-level keys are errors."""
+    for name in SECTIONS:
+        assert dataclasses.is_dataclass(section_class(name)), name
+    with pytest.raises(TypeError, match="mirrored by"):
+        Params({}).section("data", SynthConfig)
+    with pytest.raises(ValueError, match="unknown top-level key"):
+        Params({"flwo": {}})
 
-    for path in (REPO / "params.yaml", REPO / "profiles" / "paper-gpu.yaml"):
-        p = load_params(path)
-        for name, cls in (("data", DataConfig), ("synth", SynthConfig), ("align", AlignConfig), ("flow", FlowConfig),
-                          ("magnet", MagnetConfig), ("magnify", MagnifyConfig), ("train", TrainConfig)):
-            section(p, name, cls, source=str(path))
-        model = from_dict(MFDANConfig, {**p["model"], "dropkey": p["dropkey"]}, where="model")
-        assert model.img_size == p["flow"]["output_size"] == p["align"]["output_size"]
-    paper = from_dict(MFDANConfig, {**load_params(REPO / "profiles" / "paper-gpu.yaml")["model"], "dropkey": 0.1},
-                      where="model")
-    assert paper == MFDANConfig(dropkey=0.1)  # the profile is the paper configuration
+
+@pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
+def test_every_params_file_builds_every_section(path):
+    params = Params.load(path)
+    assert set(params.values) <= set(SECTIONS) | set(SCALARS)
+    resolved = params.resolved()
+    assert resolved["model"]["img_size"] == resolved["flow"]["output_size"] == resolved["align"]["output_size"]
+
+
+def test_paper_gpu_profile_is_the_paper_configuration():
+    from mfdan.model import MFDANConfig
+
+    p = Params.load(REPO / "profiles" / "paper-gpu.yaml")
+    assert p.section("model", MFDANConfig, dropkey=0.1) == MFDANConfig(dropkey=0.1)
 
 
 def test_no_param_is_named_size_or_nfiles():
     """DVC 3's run-cache key drops every key called `size` or `nfiles` (file metadata) at any depth, params
-    included: a change to such a param would be served a stale output from the run-cache. Keep them out."""
+    included: a change to such a param would be served a stale output from the run-cache. Keep them out, of
+    the files and of the dataclasses (a key added later to params.yaml is a dataclass field)."""
     def keys(node, path=""):
         if isinstance(node, dict):
             for k, v in node.items():
                 yield f"{path}.{k}".lstrip("."), k
                 yield from keys(v, f"{path}.{k}")
 
-    for path in (REPO / "params.yaml", REPO / "profiles" / "paper-gpu.yaml"):
-        bad = [full for full, k in keys(load_params(path)) if k in ("size", "nfiles")]
+    for path in PARAM_FILES:
+        bad = [full for full, k in keys(Params.load(path).values) if k in ("size", "nfiles")]
         assert not bad, f"{path}: rename {bad}"
+    for name in SECTIONS:
+        fields = {f.name for f in dataclasses.fields(section_class(name))}
+        assert not fields & {"size", "nfiles"}, name
+
+
+def test_cli_params_prints_the_resolved_sections(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from mfdan.cli import app
+
+    res = CliRunner().invoke(app, ["params", str(REPO / "params.yaml")])
+    assert res.exit_code == 0, res.output
+    shown = yaml.safe_load(res.output)
+    assert set(shown) == set(SECTIONS) | set(SCALARS)
+    assert shown["flow"]["tau"] == 0.25 and shown["model"]["dropkey"] == Params.load(REPO / "params.yaml").dropkey
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epoch: 3\n")
+    res = CliRunner().invoke(app, ["params", str(bad)])
+    assert res.exit_code == 2 and "train" in res.output and "epoch" in res.output

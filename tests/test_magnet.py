@@ -3,10 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from mfdan.cache import STR, RowWriter
-from mfdan.magnet import MagNet, load_magnet, reference_keys
-from mfdan.magnet_training import MagnetConfig, batch_tensors, evaluate_psnr, render_example, training_loss
-from mfdan.magnification import MagnifyConfig, draw_factors, magnify, run_magnify
+from mfdan.core.rows import STR, RowWriter
+from mfdan.magnify.magnet import MagNet, load_magnet, reference_keys
+from mfdan.magnify.magnet_training import MagnetConfig, batch_tensors, evaluate_psnr, render_example, training_loss
+from mfdan.core.params import Params
+from mfdan.magnify import magnify_stage
+from mfdan.magnify.magnification import MagnifyConfig, draw_factors, magnify
 
 
 def test_state_dict_matches_the_community_checkpoint():
@@ -122,7 +124,7 @@ def test_training_loss_reaches_every_parameter():
 
 def test_run_magnify_is_reproducible(tmp_path):
     rng = np.random.default_rng(0)
-    with RowWriter(tmp_path / "cache.h5", 3, {"onset": ((20, 20, 3), "u1"), "apex": ((20, 20, 3), "u1"),
+    with RowWriter(tmp_path / "aligned.h5", 3, {"onset": ((20, 20, 3), "u1"), "apex": ((20, 20, 3), "u1"),
                                               "sample_id": ((), STR)}) as w:
         for i in range(3):
             w.write(i, onset=rng.integers(0, 255, (20, 20, 3), dtype=np.uint8),
@@ -130,8 +132,10 @@ def test_run_magnify_is_reproducible(tmp_path):
     torch.manual_seed(0)
     torch.save(MagNet().state_dict(), tmp_path / "w.pth")
     cfg = MagnifyConfig(variants=3)
-    run_magnify(tmp_path / "cache.h5", tmp_path / "w.pth", tmp_path / "m1.h5", cfg)
-    run_magnify(tmp_path / "cache.h5", tmp_path / "w.pth", tmp_path / "m2.h5", cfg)
+    params = Params({"magnify": {"variants": 3}})
+    for out in ("m1.h5", "m2.h5"):
+        magnify_stage.run(params=params, aligned=tmp_path / "aligned.h5", weights=tmp_path / "w.pth",
+                          out=tmp_path / out)
     assert (tmp_path / "m1.h5").read_bytes() == (tmp_path / "m2.h5").read_bytes()
     import h5py
 

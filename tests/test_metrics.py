@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, recall_score
 
-from mfdan.metrics import confusion, uf1_uar
+from mfdan.evaluate.metrics import confusion, uf1_uar
 
 
 def _sk(y, p, labels):

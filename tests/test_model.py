@@ -5,14 +5,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mfdan.dropkey import DROP_VALUE, dropkey_mask
-from mfdan.flow_driven_attention import FlowDrivenWindowAttention, scaled_unit
-from mfdan.flow_encoder import LocalResponseNorm2d
-from mfdan.losses import build_loss
-from mfdan.model import MFDAN, MFDANConfig, parameter_breakdown
-from mfdan.optim import build_optimizer
-from mfdan.patch_embedding import PatchEmbed, PatchMerging
-from mfdan.windows import (SHIFT_MASK_VALUE, relative_position_index, shifted_window_mask, window_partition,
+from mfdan.model.dropkey import DROP_VALUE, dropkey_mask
+from mfdan.model.flow_driven_attention import FlowDrivenWindowAttention, scaled_unit
+from mfdan.model.flow_encoder import LocalResponseNorm2d
+from mfdan.train.losses import build_loss
+from mfdan.model.network import MFDAN, MFDANConfig, parameter_breakdown
+from mfdan.train.optim import build_optimizer
+from mfdan.model.patch_embedding import PatchEmbed, PatchMerging
+from mfdan.model.windows import (SHIFT_MASK_VALUE, relative_position_index, shifted_window_mask, window_partition,
                            window_reverse)
 
 SMALL = dict(img_size=112, patch_size=2, embed_dim=24, merge_dims=(48, 96, 96), heads=(3, 4),
@@ -270,7 +270,7 @@ def test_adan_betas_reach_the_optimizer_converted():
 def test_balanced_sampler_equalises_classes():
     from collections import Counter
 
-    from mfdan.sampling import balanced_sampler
+    from mfdan.train.sampling import balanced_sampler
 
     labels = [0] * 80 + [1] * 15 + [2] * 5
     drawn = Counter(labels[i] for i in balanced_sampler(labels, seed=0, num_samples=30000))

@@ -1,5 +1,6 @@
 """The whole DVC pipeline on a tiny generated dataset, in a temporary git repository: metrics keys exist,
-a rerun is a no-op, `dvc exp run -S dropkey=0.3` retrains and `dvc metrics diff` / `dvc params diff` show it,
+a rerun is a no-op, adding a fold trains only that fold, `dvc exp run -S dropkey=0.3` retrains and
+`dvc metrics diff` / `dvc params diff` show it, a `flow` change reruns flow → pack → folds but never MagNet,
 `dvc plots show` renders."""
 import json
 import os
@@ -11,11 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mfdan.synth import SynthConfig, plan_layout
+from mfdan.synth.generator import SynthConfig, plan_layout
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
+
+
+def ran(out: str) -> set[str]:
+    """The stages a `dvc repro` / `dvc exp run` output says it ran."""
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
 
 
 def sh(cmd: str, cwd: Path) -> str:
@@ -51,16 +57,27 @@ def test_dvc_pipeline_end_to_end(tmp_path):
             continue
         (repo / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / f, repo / f)
-    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    params = tiny_params()
+    folds = params["folds"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params | {"folds": folds[:-1]}, sort_keys=False))
     sh("git init -q -b main && git add -A && git commit -qm init", repo)
 
+    # a quick run on a subset of the folds is reported as incomplete, loudly
     out = sh("dvc repro", repo)
-    folds = tiny_params()["folds"]
-    assert all(f"train@{f}" in out for f in folds)
+    assert ran(out) >= {f"train@{f}" for f in folds[:-1]} and f"train@{folds[-1]}" not in ran(out)
+    assert "warning: metrics cover" in out and folds[-1] in out
+    partial = json.loads((repo / "metrics/loso.json").read_text())
+    assert partial["complete"] is False and partial["folds_missing"] == [folds[-1]]
+
+    # adding the last subject to `folds` trains that fold only, then evaluates
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh("dvc repro", repo)
+    assert ran(out) == {f"train@{folds[-1]}", "evaluate"}, out
     loso = json.loads((repo / "metrics/loso.json").read_text())
     for key in ("uf1", "uar", "accuracy", "per_dataset", "per_fold", "class_counts", "epoch_selection", "device"):
         assert key in loso
     assert set(loso["per_fold"]) == set(folds) and 0 <= loso["uf1"] <= 1
+    assert loso["complete"] is True and loso["folds_missing"] == []
     assert "never seen" in loso["epoch_selection"][0]
     shown = sh("dvc metrics show", repo)
     assert "uf1" in shown and "psnr_db" in shown
@@ -71,7 +88,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
 
     sh("git add -A && git commit -qm baseline", repo)
     exp = sh("dvc exp run -S dropkey=0.3", repo)
-    assert all(f"train@{f}" in exp for f in folds) and "Running stage 'align'" not in exp
+    assert ran(exp) == {f"train@{f}" for f in folds} | {"evaluate"}, exp
     assert "dropkey" in sh("dvc params diff", repo)
     diff = sh("dvc metrics diff --all", repo)
     assert "metrics/loso.json" in diff and "uf1" in diff
@@ -84,3 +101,8 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     assert "up to date" in sh("dvc status", repo)  # the retrained fold's outputs hash exactly as before
     sh("dvc repro --force --single-item evaluate", repo)
     assert (repo / "metrics/loso.json").read_bytes() == first
+
+    # a flow parameter reruns flow -> pack -> every fold -> evaluate; alignment and MagNet stay
+    sh("git checkout -q -- . && dvc checkout -q", repo)
+    exp = sh("dvc exp run -S flow.tau=0.2", repo)
+    assert ran(exp) == {"flow", "pack", "evaluate"} | {f"train@{f}" for f in folds}, exp

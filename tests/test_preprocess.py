@@ -7,19 +7,26 @@ import h5py
 import numpy as np
 import pytest
 
-from mfdan.alignment import AlignConfig, estimate_alignment
-from mfdan.apex_spotting import spot_apex
-from mfdan.cache import STR, RowWriter
-from mfdan.config import DataConfig
-from mfdan.datasets import read_dataset
-from mfdan.errors import DatasetError
-from mfdan.optical_flow import FlowConfig, compute_flow, flow_input
-from mfdan.optical_strain import optical_strain
-from mfdan.preprocess import align_one, run_align, run_flow, run_pack
-from mfdan.protocols import get_protocol
-from mfdan.synth import base_face
+from mfdan.core.errors import DatasetError
+from mfdan.core.params import Params
+from mfdan.core.rows import STR, RowWriter
+from mfdan.data.config import DataConfig
+from mfdan.data.index_file import write_index
+from mfdan.data.protocols import get_protocol
+from mfdan.data.readers import read_dataset
+from mfdan.preprocess import align_stage, flow_stage, pack_stage
+from mfdan.preprocess.align_stage import align_one
+from mfdan.preprocess.alignment import AlignConfig, estimate_alignment
+from mfdan.preprocess.apex_spotting import spot_apex
+from mfdan.preprocess.optical_flow import FlowConfig, compute_flow, flow_input
+from mfdan.preprocess.optical_strain import optical_strain
+from mfdan.synth.generator import base_face
 
 SMALL_FLOW = FlowConfig(output_size=64, workers=1)
+
+
+def _params(align: dict, flow: dict | None = None, data: dict | None = None) -> Params:
+    return Params({"align": align, "flow": flow or {"output_size": 64, "workers": 1}, "data": data or {}})
 
 
 @pytest.mark.parametrize("a,b,c,want", [
@@ -123,8 +130,9 @@ def test_no_face_is_a_clear_error_or_a_counted_fallback(tmp_path):
     index = tmp_path / "index.json"
     index.write_text(json.dumps({"protocol": "casme2", "classes": ["negative", "positive", "surprise"],
                                  "samples": [row]}))
-    rep = run_align(index, tmp_path / "a.h5", tmp_path / "align.json", AlignConfig(fallback="center_crop", workers=1),
-                    DataConfig(), SMALL_FLOW)
+    align_stage.run(params=_params({"fallback": "center_crop", "workers": 1}), index=index, out=tmp_path / "a.h5",
+                    report=tmp_path / "align.json")
+    rep = json.loads((tmp_path / "align.json").read_text())
     assert rep["fallbacks"] == 1 and rep["align_methods"] == {"center_crop": 1}
 
 
@@ -134,7 +142,7 @@ def test_unreadable_frame_error_crosses_worker_processes(tmp_path):
     index = tmp_path / "index.json"
     index.write_text(json.dumps({"protocol": "casme2", "classes": [], "samples": [row, row]}))
     with pytest.raises(DatasetError) as err:
-        run_align(index, tmp_path / "a.h5", tmp_path / "r.json", AlignConfig(workers=2), DataConfig(), SMALL_FLOW)
+        align_stage.run(params=_params({"workers": 2}), index=index, out=tmp_path / "a.h5", report=tmp_path / "r.json")
     assert err.value.path.name == "img2.png" and "cannot decode" in str(err.value)
     assert not (tmp_path / "a.h5").exists() and not list(tmp_path.glob(".a.h5*"))  # nothing half-written
 
@@ -144,7 +152,7 @@ def test_flow_peak_spotting_on_generated_clips(synth_root):
     for s in read_dataset("casme2", synth_root / "casme2") + read_dataset("samm", synth_root / "samm"):
         if get_protocol("casme2" if s.dataset == "casme2" else "samm").label(s) is None:
             continue  # 'others' clips move little
-        from mfdan.datasets.common import read_image
+        from mfdan.data.images import read_image
 
         frames = [read_image(p) for p in s.frames]
         errors.append(abs(spot_apex(frames) - s.apex))
@@ -157,24 +165,26 @@ def _tree_bytes(*paths):
 
 
 def test_caches_are_byte_identical_across_runs(synth_root, tmp_path):
-    from mfdan.validate import read_for_protocol
+    from mfdan.data.validate import read_for_protocol
 
     samples = read_for_protocol("casme2", synth_root / "casme2")
     proto = get_protocol("casme2")
-    rows = [s.to_json() | {"label": lab, "label_index": proto.classes.index(lab)} for s, lab in proto.select(samples)]
     index = tmp_path / "index.json"
-    index.write_text(json.dumps({"protocol": "casme2", "classes": list(proto.classes), "samples": rows}))
+    write_index(index, "casme2", list(proto.classes), proto.select(samples))
+    rows = json.loads(index.read_text())["samples"]
+    params = _params({"output_size": 96, "workers": 2}, {"output_size": 64, "workers": 2}, {"protocol": "casme2"})
     outs = []
     for run in ("a", "b"):
         d = tmp_path / run
-        run_align(index, d / "aligned.h5", d / "align.json", AlignConfig(output_size=96, workers=2),
-                  DataConfig(protocol="casme2"), SMALL_FLOW)
-        run_flow(d / "aligned.h5", d / "flow.h5", FlowConfig(output_size=64, workers=2))
-        run_pack(index, d / "aligned.h5", d / "flow.h5", d / "cache.h5")
+        align_stage.run(params=params, index=index, out=d / "aligned.h5", report=d / "align.json")
+        flow_stage.run(params=params, aligned=d / "aligned.h5", out=d / "flow.h5")
+        pack_stage.run(index=index, aligned=d / "aligned.h5", flow=d / "flow.h5", out=d / "cache.h5")
         outs.append(_tree_bytes(d / "aligned.h5", d / "flow.h5", d / "cache.h5"))
     assert outs[0] == outs[1]
+    with h5py.File(tmp_path / "a" / "aligned.h5") as f:
+        assert f["onset"].shape == (len(rows), 96, 96, 3)
     with h5py.File(tmp_path / "a" / "cache.h5") as f:
-        assert f["onset"].shape == (len(rows), 96, 96, 3) and f["flow"].shape == (len(rows), 3, 64, 64)
+        assert f["flow"].shape == (len(rows), 3, 64, 64)
         assert [x.decode() for x in f["sample_id"][()]] == [r["sample_id"] for r in rows]
         assert list(f["label"][()]) == [r["label_index"] for r in rows]
         assert np.isfinite(f["flow"][()]).all()
@@ -188,7 +198,7 @@ def test_pack_refuses_caches_out_of_order(tmp_path):
             w.write(0, sample_id="b")
             w.write(1, sample_id="a")
     with pytest.raises(DatasetError, match="rerun"):
-        run_pack(index, tmp_path / "al.h5", tmp_path / "fl.h5", tmp_path / "out.h5")
+        pack_stage.run(index=index, aligned=tmp_path / "al.h5", flow=tmp_path / "fl.h5", out=tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
 
 

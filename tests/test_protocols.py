@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
-from mfdan.datasets import smic
-from mfdan.protocols import CLASSES_3, GROUP_3, PROTOCOLS, cde_list, get_protocol, reference_rows
-from mfdan.records import Sample, resolve_apex
+from mfdan.data.readers import smic
+from mfdan.data.protocols import CLASSES_3, GROUP_3, PROTOCOLS, cde_list, get_protocol, reference_rows
+from mfdan.data.records import Sample, resolve_apex
 
 
 def test_cde_list_is_the_published_composite():

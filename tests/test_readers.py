@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from mfdan.datasets import casme2, read_dataset, samm, smic
-from mfdan.datasets.common import read_image
-from mfdan.protocols import GROUP_3
+from mfdan.data.readers import casme2, read_dataset, samm, smic
+from mfdan.data.images import read_image
+from mfdan.data.protocols import GROUP_3
 
 LAYOUTS = ("casme2", "samm", "smic")
 

@@ -4,9 +4,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from mfdan import landmarks as lm
-from mfdan import synth
-from mfdan.synth import SynthConfig, synthesize
+from mfdan.preprocess import landmarks as lm
+from mfdan.synth import generator as synth
+from mfdan.synth.generator import SynthConfig, synthesize
 from tests.conftest import TINY
 
 
@@ -29,7 +29,7 @@ def test_same_config_same_bytes(tmp_path):
 
 
 def test_every_written_frame_has_a_face(synth_root):
-    from mfdan.datasets.common import read_image
+    from mfdan.data.images import read_image
 
     frames = sorted(p for p in synth_root.rglob("*") if p.suffix in (".jpg", ".bmp"))
     assert len(frames) > 50

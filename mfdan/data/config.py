@@ -1,0 +1,36 @@
+"""The ``data`` section of params.yaml: which protocol, where each dataset lives, and the apex policy."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mfdan.data.protocols import PROTOCOLS
+from mfdan.data.records import APEX_FALLBACKS, APEX_POLICIES
+
+#: flows that ``flow_peak`` apex spotting can use (mfdan.preprocess.apex_spotting)
+SPOTTING_FLOWS = ("farneback", "tvl1")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Mirrors ``data``."""
+
+    protocol: str = "composite"
+    #: native dataset folders; the defaults are the generated demo data (``synth`` stage)
+    roots: dict[str, str] = field(default_factory=lambda: {"casme2": "data/raw/casme2", "samm": "data/raw/samm",
+                                                          "smic": "data/raw/smic"})
+    #: ``annotated`` (the sheet's apex), ``middle`` or ``flow_peak`` (spotted), for every clip
+    apex: str = "annotated"
+    #: for ``annotated`` clips that have no apex label (SMIC-HS): ``middle`` or ``flow_peak``
+    apex_fallback: str = "middle"
+    #: flow used to spot the peak: ``farneback`` (fast) or ``tvl1`` (the ``flow`` section's solver)
+    spotting_flow: str = "farneback"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"data.protocol must be one of {sorted(PROTOCOLS)}, not {self.protocol!r}")
+        if self.apex not in APEX_POLICIES:
+            raise ValueError(f"data.apex must be one of {APEX_POLICIES}, not {self.apex!r}")
+        if self.apex_fallback not in APEX_FALLBACKS:
+            raise ValueError(f"data.apex_fallback must be one of {APEX_FALLBACKS}, not {self.apex_fallback!r}")
+        if self.spotting_flow not in SPOTTING_FLOWS:
+            raise ValueError(f"data.spotting_flow must be one of {SPOTTING_FLOWS}, not {self.spotting_flow!r}")

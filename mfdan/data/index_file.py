@@ -1,0 +1,37 @@
+"""``data/index.json``, the sample index every stage after ``index`` reads.
+
+``{"protocol": NAME, "classes": [...], "samples": [Sample json + "label", "label_index"]}``, samples in the
+order every cache file keeps.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mfdan.core.errors import DatasetError
+from mfdan.data.records import Sample
+
+
+def write_index(path: Path, protocol: str, classes: list[str], labelled: list[tuple[Sample, str]]) -> None:
+    rows = [s.to_json() | {"label": label, "label_index": classes.index(label)} for s, label in labelled]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"protocol": protocol, "classes": classes, "samples": rows}, indent=1))
+
+
+def load_index(path: str | Path) -> dict:
+    """The index as written by :func:`write_index`."""
+    path = Path(path)
+    try:
+        index = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DatasetError(path, "sample index not found; run `dvc repro index`") from None
+    except json.JSONDecodeError as exc:
+        raise DatasetError(path, f"not a sample index (invalid JSON: {exc})") from None
+    if not isinstance(index, dict) or not {"protocol", "classes", "samples"} <= set(index):
+        raise DatasetError(path, "not a sample index (needs protocol, classes and samples)")
+    return index
+
+
+def sample_of(row: dict) -> Sample:
+    """The :class:`Sample` of one index row (without its protocol label)."""
+    return Sample.from_json({k: v for k, v in row.items() if k not in ("label", "label_index")})

@@ -1,0 +1,3 @@
+from mfdan.model.network import main
+
+main()

@@ -1,0 +1,145 @@
+"""MFDAN: Multi-level Flow-Driven Attention Network (Cai et al., IEEE TCSVT 2024), Sec. III.
+
+    image (magnified apex)  ─ PatchEmbed ─ Flow-Driven block 1 ─ merge ×3 ─ Flow-Driven block 2 ─ LN, pool ─┐
+                                               ▲ flow tokens                ▲ flow tokens                  ├ cat ─ head
+    flow (u, v, strain) ──── PatchEmbed ───────┴──── merge ×3 (own layers) ─┘                              │
+                        └─── optical-flow encoder (SSSN-style) ──────────────────────────────────────────┘
+
+``MFDAN(MFDANConfig())`` is the paper configuration; ``model(image, flow)`` takes two B×3×H×W tensors and
+returns B×num_classes logits. Choices the paper leaves open are config fields, listed in
+``docs/equations.md``. ``python -m mfdan.model`` prints the parameter count and a per-module breakdown.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from mfdan.model.flow_driven_block import FlowDrivenBlock
+from mfdan.model.flow_encoder import OpticalFlowEncoder
+from mfdan.model.patch_embedding import PatchEmbed, PatchMerging
+
+
+@dataclass(frozen=True)
+class MFDANConfig:
+    """Mirrors params.yaml's ``model`` section. Defaults: the paper's configuration."""
+
+    num_classes: int = 3
+    img_size: int = 224
+    patch_size: int = 4                      #: Eq. 8: 4×4 patches
+    embed_dim: int = 96                      #: Eq. 8: C = 96
+    merge_dims: tuple[int, int, int] = (192, 384, 768)  #: widths after each patch merging (Swin doubling)
+    heads: tuple[int, int] = (3, 6)          #: heads of Flow-Driven blocks 1 and 2
+    window: int = 7
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    flow_driven: bool = True                 #: False = self-attention only (Table V, M1)
+    dropkey: float = 0.1                     #: DropKey rate d (Eq. 12, Table VII)
+    tau_init: float = 0.1                    #: initial τ of the cosine flow branch (Eq. 13)
+    share_patch_embed: bool = False          #: one patch embedding for image and flow
+    share_merging: bool = False              #: one set of merging layers for image and flow tokens
+    flow_encoder_input: int = 56             #: flow map average-pooled to this size for the SSSN encoder
+    flow_encoder_channels: tuple[int, int] = (6, 16)
+    flow_encoder_dim: int = 256
+    lrn_size: int = 5
+    dropout: float = 0.0                     #: before the classifier
+    attention_impl: str = "auto"             #: auto (sdpa on CUDA, matmul on CPU) | matmul | sdpa | reference
+
+    def __post_init__(self) -> None:
+        grid = self.img_size // self.patch_size
+        if self.img_size % self.patch_size or grid % 8:
+            raise ValueError(f"img_size {self.img_size} / patch_size {self.patch_size} must give a token grid "
+                             "divisible by 8 (three patch mergings)")
+        if grid % self.window and grid > self.window:
+            raise ValueError(f"token grid {grid} is not a multiple of window {self.window}")
+        if not 0 <= self.dropkey < 1:
+            raise ValueError(f"dropkey must be in [0, 1), got {self.dropkey}")
+
+    @property
+    def grid(self) -> int:
+        return self.img_size // self.patch_size
+
+
+class MFDAN(nn.Module):
+    def __init__(self, config: MFDANConfig = MFDANConfig()) -> None:
+        super().__init__()
+        self.config = cfg = config
+        common = dict(window=cfg.window, mlp_ratio=cfg.mlp_ratio, flow_driven=cfg.flow_driven, dropkey=cfg.dropkey,
+                      tau_init=cfg.tau_init, qkv_bias=cfg.qkv_bias, impl=cfg.attention_impl)
+        self.patch_embed = PatchEmbed(dim=cfg.embed_dim, patch=cfg.patch_size)
+        self.block1 = FlowDrivenBlock(dim=cfg.embed_dim, heads=cfg.heads[0], resolution=cfg.grid, **common)
+        dims = (cfg.embed_dim, *cfg.merge_dims)
+        self.merge = nn.ModuleList(PatchMerging(dim=a, out_dim=b) for a, b in zip(dims, dims[1:]))
+        self.block2 = FlowDrivenBlock(dim=dims[-1], heads=cfg.heads[1], resolution=cfg.grid // 8, **common)
+        if cfg.flow_driven:
+            self.flow_embed = self.patch_embed if cfg.share_patch_embed else \
+                PatchEmbed(dim=cfg.embed_dim, patch=cfg.patch_size)
+            self.flow_merge = self.merge if cfg.share_merging else \
+                nn.ModuleList(PatchMerging(dim=a, out_dim=b) for a, b in zip(dims, dims[1:]))
+        self.norm = nn.LayerNorm(dims[-1])
+        self.flow_encoder = OpticalFlowEncoder(input_size=cfg.flow_encoder_input, channels=cfg.flow_encoder_channels,
+                                               out_dim=cfg.flow_encoder_dim, lrn_size=cfg.lrn_size,
+                                               image_size=cfg.img_size)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(dims[-1] + cfg.flow_encoder_dim, cfg.num_classes)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """image: magnified face (B, 3, H, W); flow: (u, v, strain) (B, 3, H, W). Returns (B, num_classes)."""
+        x = self.patch_embed(image)  # (B, G, G, C)
+        f = self.flow_embed(flow) if self.config.flow_driven else None  # (B, G, G, C), taken before block 1
+        x = self.block1(x, f)
+        for i, merge in enumerate(self.merge):
+            x = merge(x)  # (B, G/2^(i+1), G/2^(i+1), dims[i+1])
+            if f is not None:
+                f = self.flow_merge[i](f)
+        x = self.block2(x, f)  # (B, G/8, G/8, dims[-1])
+        pooled = self.norm(x).mean(dim=(1, 2))  # (B, dims[-1])
+        feats = torch.cat([pooled, self.flow_encoder(flow)], dim=1)  # (B, dims[-1] + flow_encoder_dim)
+        return self.head(self.dropout(feats))
+
+
+def parameter_breakdown(model: nn.Module) -> dict[str, int]:
+    """Trainable parameters per top-level child module (shared modules counted once, under their first name)."""
+    seen: set[int] = set()
+    out: dict[str, int] = {}
+    for name, child in model.named_children():
+        n = 0
+        for p in child.parameters():
+            if id(p) not in seen and p.requires_grad:
+                seen.add(id(p))
+                n += p.numel()
+        out[name] = n
+    return out
+
+
+def main() -> None:
+    import json
+    import sys
+
+    cfg = MFDANConfig()
+    model = MFDAN(cfg)
+    parts = parameter_breakdown(model)
+    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f"MFDAN, paper configuration ({cfg.img_size}×{cfg.img_size}, C={cfg.embed_dim}, heads {cfg.heads}, "
+          f"window {cfg.window})")
+    for name, n in parts.items():
+        print(f"  {name:<14} {n:>12,}")
+    print(f"  {'total':<14} {total:>12,}")
+    if "--json" in sys.argv:
+        print(json.dumps({"config": asdict(cfg), "parameters": parts, "total": total}))
+
+
+if __name__ == "__main__":
+    main()

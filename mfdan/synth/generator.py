@@ -1,0 +1,386 @@
+"""Procedural micro-expression clips written in the native CASME II / SAMM / SMIC-HS layouts.
+
+Nobody outside the licensing labs can ship the real datasets, so the project's embedded default is a
+generator whose output the *same* readers and pipeline consume. Each clip is built from a real face
+photo (scikit-image's ``astronaut``):
+
+* **identity** per subject: random affine geometry (scale, aspect, roll, shift), a smooth elastic warp of
+  the face shape, skin tone (per-channel gain and gamma) and illumination (brightness and a directional
+  gradient);
+* **expression** per clip: a localized, AU-like displacement field anchored on the identity's own dlib
+  landmarks (e.g. AU1+2 brow raise for surprise, AU12 lip-corner pull for happiness, AU4 brow lowerer
+  plus AU9/10, AU14/15 or AU7 for the negative emotions), peaking at the apex with a sub-pixel to ~2 px
+  amplitude and following a smooth onset → apex → offset profile;
+* **nuisance**: small global head jitter per frame and Gaussian sensor noise.
+
+Annotation rows (subjects, sample names, onset/apex/offset frame numbers, AU strings, labels) are taken
+from the public coding sheets shipped in ``mfdan/data/resources`` (SMIC-HS: the MEGC2019 list), with clip
+durations compressed to ``max_frames``. Everything is drawn from ``numpy.random.default_rng`` seeded by
+``(seed, layout, subject, sample)``, so the same config writes the same bytes (spreadsheets included:
+their zip timestamps are fixed). dlib must detect the face in every frame written; the generator
+checks that and fails loudly otherwise.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mfdan.preprocess import landmarks as lm
+from mfdan.data.readers import smic
+from mfdan.data.protocols import DATASETS, GROUP_3, reference_rows
+
+LAYOUTS = DATASETS  # one native layout per dataset
+FIXED_TIME = dt.datetime(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Mirrors the ``synth`` section of params.yaml."""
+
+    seed: int = 0
+    subjects: int = 4                      #: subjects per layout (taken from the reference sheets)
+    samples_per_subject: int = 6           #: clips per subject, classes taken round-robin
+    others_per_subject: int = 0            #: extra 'others'-labelled clips (dropped by 3-class protocols)
+    max_frames: int = 9                    #: frames per clip, onset..offset (real durations compressed)
+    frame_size: int = 224                  #: frame side in pixels
+    amplitude: tuple[float, float] = (0.8, 2.0)  #: peak AU displacement at the apex, px (uniform range)
+    noise: float = 1.5                     #: sensor noise std, grey levels
+    jitter: float = 0.15                   #: head jitter std per frame, px
+    check_faces: bool = True               #: run dlib on every frame and fail if no face is found
+
+    def __post_init__(self) -> None:
+        if self.max_frames < 3:
+            raise ValueError("synth.max_frames must be at least 3 (onset, apex, offset)")
+        if self.frame_size < 96:
+            raise ValueError("synth.frame_size must be at least 96 px for dlib to find the face")
+        if self.subjects < 1 or self.samples_per_subject < 1:
+            raise ValueError("synth.subjects and synth.samples_per_subject must be positive")
+
+
+# --- action-unit motion templates -------------------------------------------------------------------
+# Each AU: a list of (landmark index, direction (dx, dy) in units of the peak amplitude). The field is a
+# sum of Gaussian bumps centred on those landmarks, width SIGMA_FRAC × inter-ocular distance.
+SIGMA_FRAC = 0.22
+AU_MOTION: dict[str, list[tuple[int, tuple[float, float]]]] = {
+    "AU1": [(20, (0.0, -1.0)), (21, (0.0, -1.0)), (22, (0.0, -1.0)), (23, (0.0, -1.0))],   # inner brow raiser
+    "AU2": [(17, (0.0, -1.0)), (18, (0.0, -1.0)), (25, (0.0, -1.0)), (26, (0.0, -1.0))],   # outer brow raiser
+    "AU4": [(20, (0.4, 0.8)), (21, (0.6, 0.8)), (22, (-0.6, 0.8)), (23, (-0.4, 0.8))],      # brow lowerer
+    "AU7": [(40, (0.0, -0.6)), (41, (0.0, -0.6)), (46, (0.0, -0.6)), (47, (0.0, -0.6))],   # lid tightener
+    "AU10": [(50, (0.0, -0.8)), (51, (0.0, -0.8)), (52, (0.0, -0.8))],                     # upper lip raiser
+    "AU12": [(48, (-0.8, -0.6)), (54, (0.8, -0.6))],                                       # lip corner puller
+    "AU14": [(48, (-0.6, 0.0)), (54, (0.6, 0.0))],                                         # dimpler
+    "AU15": [(48, (0.0, 0.8)), (54, (0.0, 0.8))],                                          # lip corner depressor
+    "AU17": [(57, (0.0, -0.7)), (8, (0.0, -0.5))],                                         # chin raiser
+    "AU20": [(48, (-0.8, 0.2)), (54, (0.8, 0.2))],                                         # lip stretcher
+    "AU45": [(37, (0.0, 0.8)), (38, (0.0, 0.8)), (43, (0.0, 0.8)), (44, (0.0, 0.8))],      # blink
+    "R12": [(54, (0.9, -0.6))],                                                            # unilateral AU12
+}
+EMOTION_AUS: dict[str, tuple[str, ...]] = {
+    "happiness": ("AU12",), "positive": ("AU12",),
+    "surprise": ("AU1", "AU2"),
+    "disgust": ("AU4", "AU10"), "repression": ("AU4", "AU15"), "anger": ("AU4", "AU7"),
+    "contempt": ("AU4", "R12"), "fear": ("AU4", "AU20"), "sadness": ("AU4", "AU15"), "negative": ("AU4", "AU7"),
+}
+OTHERS_AUS = (("AU45",), ("AU17",), ("AU14",))
+
+
+@dataclass
+class ClipPlan:
+    """What one clip will be: the annotation row it writes and how it moves."""
+
+    layout: str
+    subject: str          # MEGC2019 spelling
+    sample: str           # MEGC2019 spelling
+    emotion: str          # fine label as the sheet writes it (lower-case)
+    aus: str              # AU string written to the sheet
+    onset: int            # native frame numbers
+    apex: int
+    offset: int
+    motion: tuple[str, ...] = field(default=())
+    label3: str | None = None
+
+
+@cache
+def base_face() -> np.ndarray:
+    """scikit-image's astronaut photo (RGB uint8, 512×512), the one real face the generator uses."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+def _rng(cfg: SynthConfig, *parts: str) -> np.random.Generator:
+    return np.random.default_rng([cfg.seed, *(zlib.crc32(p.encode()) for p in parts)])
+
+
+# --- planning -----------------------------------------------------------------------------------------
+def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
+    """Pick subjects and annotation rows from the reference sheet of ``layout``.
+
+    Subjects with the most distinct 3-class labels (then most rows) come first; within a subject clips are
+    taken round-robin over negative / positive / surprise, then ``others_per_subject`` 'others' rows.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+    by_subject: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in reference_rows(layout):
+        by_subject[r["subject"]].append(r)
+
+    def richness(subject: str) -> tuple[int, int, str]:
+        labels = {GROUP_3.get(r["emotion"]) for r in by_subject[subject]} - {None}
+        return (-len(labels), -len(by_subject[subject]), subject)
+
+    chosen = sorted(sorted(by_subject, key=richness)[: cfg.subjects])
+    plans: list[ClipPlan] = []
+    for subject in chosen:
+        buckets: dict[str | None, list[dict[str, str]]] = defaultdict(list)
+        for r in by_subject[subject]:
+            buckets[GROUP_3.get(r["emotion"])].append(r)
+        picked: list[dict[str, str]] = []
+        queues = [list(buckets[c]) for c in ("negative", "positive", "surprise")]
+        while len(picked) < cfg.samples_per_subject and any(queues):
+            for q in queues:
+                if q and len(picked) < cfg.samples_per_subject:
+                    picked.append(q.pop(0))
+        picked += buckets[None][: cfg.others_per_subject]
+        for r in picked:
+            plans.append(_plan_clip(layout, subject, r, cfg))
+    return plans
+
+
+def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig) -> ClipPlan:
+    rng = _rng(cfg, layout, subject, row["sample"], "plan")
+    n = cfg.max_frames
+    if row["onset"] and row["apex"].isdigit() and row["offset"]:
+        onset, apex, offset = int(row["onset"]), int(row["apex"]), int(row["offset"])
+        # compress the real duration to n frames, keeping the apex's relative position
+        rel = (apex - onset) / max(offset - onset, 1)
+    else:  # SMIC-HS (no sheet) or a missing apex: a plausible clip
+        onset, rel = int(rng.integers(1, 5000)), float(rng.uniform(0.35, 0.65))
+    apex_idx = int(np.clip(round(rel * (n - 1)), 1, n - 2))
+    emotion = row["emotion"]
+    label3 = GROUP_3.get(emotion)
+    if label3 is None:
+        motion = OTHERS_AUS[int(rng.integers(len(OTHERS_AUS)))]
+    else:
+        motion = EMOTION_AUS[emotion]
+    return ClipPlan(layout=layout, subject=subject, sample=row["sample"], emotion=emotion, aus=row["aus"],
+                    onset=onset, apex=onset + apex_idx, offset=onset + n - 1, motion=motion, label3=label3)
+
+
+# --- rendering ----------------------------------------------------------------------------------------
+@dataclass
+class Identity:
+    image: np.ndarray        # H×W×3 float32 RGB, 0..255, before noise
+    points: np.ndarray       # 68×2 landmarks on ``image``
+
+
+def make_identity(layout: str, subject: str, cfg: SynthConfig) -> Identity:
+    """One subject's face: geometry, shape, skin tone and illumination drawn from the subject's seed."""
+    src = base_face().astype(np.float32)
+    s = cfg.frame_size
+    for attempt in range(20):
+        rng = _rng(cfg, layout, subject, "identity", str(attempt))
+        # geometry: map a ~190 px box around the astronaut's face (centre ≈ (224, 132)) to the frame
+        scale = s / 190.0 * rng.uniform(0.92, 1.08)
+        aspect = rng.uniform(0.94, 1.06)
+        angle = np.deg2rad(rng.uniform(-4, 4))
+        cx, cy = 224 + rng.uniform(-6, 6), 132 + rng.uniform(-6, 6)
+        a = np.array([[scale * aspect * np.cos(angle), -scale * np.sin(angle)],
+                      [scale * aspect * np.sin(angle), scale * np.cos(angle)]])
+        t = np.array([s / 2, s / 2]) - a @ np.array([cx, cy])
+        img = cv2.warpAffine(src, np.hstack([a, t[:, None]]), (s, s), flags=cv2.INTER_CUBIC,
+                             borderMode=cv2.BORDER_REFLECT)
+        # face shape: smooth low-frequency elastic warp, up to ~2.5 % of the frame
+        coarse = rng.normal(0, 0.012 * s, size=(2, 4, 4)).astype(np.float32)
+        dx, dy = (cv2.resize(c, (s, s), interpolation=cv2.INTER_CUBIC) for c in coarse)
+        gx, gy = np.meshgrid(np.arange(s, dtype=np.float32), np.arange(s, dtype=np.float32))
+        img = cv2.remap(img, gx - dx, gy - dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        # skin tone and illumination
+        gain = rng.uniform([0.85, 0.82, 0.78], [1.10, 1.05, 1.05]).astype(np.float32)
+        gamma = rng.uniform(0.85, 1.15)
+        img = 255.0 * (np.clip(img * gain, 0, 255) / 255.0) ** gamma
+        theta = rng.uniform(0, 2 * np.pi)
+        ramp = ((gx - s / 2) * np.cos(theta) + (gy - s / 2) * np.sin(theta)) / s
+        img = img * (rng.uniform(0.85, 1.1) * (1 + rng.uniform(0, 0.35) * ramp))[..., None]
+        img = np.clip(img, 0, 255).astype(np.float32)
+        u8 = img.round().astype(np.uint8)
+        found = lm.detect_face(u8)
+        if found is None:
+            continue
+        return Identity(image=img, points=lm.landmarks(u8, found[0]))
+    raise RuntimeError(f"synth: no detectable identity for {layout}/{subject} in 20 draws (size {s})")
+
+
+def motion_field(points: np.ndarray, aus: Iterable[str], size: int) -> np.ndarray:
+    """Displacement field (2×H×W) of the given AUs anchored on 68 landmarks, scaled so its longest vector is 1."""
+    le, re_ = lm.eye_centres(points)
+    sigma = SIGMA_FRAC * float(np.linalg.norm(re_ - le))
+    gx, gy = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64))
+    field_ = np.zeros((2, size, size))
+    for au in aus:
+        for idx, (ux, uy) in AU_MOTION[au]:
+            px, py = points[idx]
+            bump = np.exp(-((gx - px) ** 2 + (gy - py) ** 2) / (2 * sigma**2))
+            field_[0] += ux * bump
+            field_[1] += uy * bump
+    peak = np.hypot(field_[0], field_[1]).max()  # the amplitude is the peak displacement length
+    return (field_ / peak if peak > 0 else field_).astype(np.float32)
+
+
+def temporal_profile(n: int, apex: int) -> np.ndarray:
+    """Motion weight per frame: 0 at onset and offset, 1 at the apex, smooth (sin²/cos²) in between."""
+    t = np.arange(n, dtype=np.float64)
+    rise = np.sin(0.5 * np.pi * t / apex) ** 2
+    fall = np.cos(0.5 * np.pi * (t - apex) / (n - 1 - apex)) ** 2
+    return np.where(t <= apex, rise, fall)
+
+
+def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np.ndarray]:
+    """The clip's frames (H×W×3 uint8 RGB), onset to offset."""
+    rng = _rng(cfg, plan.layout, plan.subject, plan.sample, "render")
+    s = cfg.frame_size
+    n = plan.offset - plan.onset + 1
+    amp = rng.uniform(*cfg.amplitude)
+    unit = motion_field(identity.points, plan.motion, s)
+    weights = temporal_profile(n, plan.apex - plan.onset)
+    gx, gy = np.meshgrid(np.arange(s, dtype=np.float32), np.arange(s, dtype=np.float32))
+    frames = []
+    for w in weights:
+        jx, jy = rng.normal(0, cfg.jitter, size=2)
+        d = amp * w * unit
+        # backward map: content at p moves to p + d (first order, d is small and smooth)
+        img = cv2.remap(identity.image, (gx - d[0] - jx).astype(np.float32), (gy - d[1] - jy).astype(np.float32),
+                        cv2.INTER_CUBIC,
+                        borderMode=cv2.BORDER_REFLECT)
+        img = img + rng.normal(0, cfg.noise, size=img.shape)
+        frames.append(np.clip(img, 0, 255).round().astype(np.uint8))
+    return frames
+
+
+# --- writing the native layouts -------------------------------------------------------------------
+def frame_relpath(plan: ClipPlan, n: int) -> Path:
+    """Where frame number ``n`` of ``plan`` lives in the native layout."""
+    if plan.layout == "casme2":
+        return Path(plan.subject) / plan.sample / f"img{n}.jpg"
+    if plan.layout == "samm":
+        return Path(plan.subject) / plan.sample / f"{plan.subject}_{n:05d}.jpg"
+    folder = {"negative": "negative", "positive": "positive", "surprise": "surprise"}[plan.emotion]
+    return (Path("HS") / smic.native_subject(plan.subject) / "micro" / folder / smic.native_sample(plan.sample)
+            / f"image{n:07d}.bmp")
+
+
+def write_image(path: Path, rgb: np.ndarray, layout: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if layout == "samm":  # SAMM is recorded in 8-bit greyscale
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    elif layout == "casme2":
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    else:
+        ok, buf = cv2.imencode(".bmp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"{path}: image encoding failed")
+    path.write_bytes(buf.tobytes())
+
+
+def _save_xlsx(book, path: Path) -> None:
+    """Save an openpyxl workbook with fixed timestamps, so identical content gives identical bytes."""
+    buf = io.BytesIO()
+    book.save(buf)
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", lambda m: m.group(1) + stamp, data)
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                         compress_type=zipfile.ZIP_DEFLATED)
+
+
+def write_sheet(layout: str, plans: list[ClipPlan], root: Path) -> Path | None:
+    """The layout's coding sheet, with the column set and quirks of the public release."""
+    import openpyxl
+
+    if layout == "smic":
+        return None
+    book = openpyxl.Workbook()
+    ws = book.active
+    if layout == "casme2":
+        path = root / "CASME2-coding-synthetic.xlsx"
+        ws.append(["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
+                   "Action Units", "Estimated Emotion"])
+        for p in plans:
+            ws.append([p.subject.removeprefix("sub"), p.sample, None, p.onset, p.apex, p.offset, None,
+                       p.aus, p.emotion])
+    else:
+        path = root / "SAMM_Micro_FACS_Codes_v2.xlsx"
+        ws.append(["SAMM micro-movement FACS codes (synthetic, written by mfdan synth)"])
+        ws.append([])
+        ws.append(["Frame numbers are the image numbers in each clip folder."])
+        ws.append([])
+        ws.append(["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame",
+                   "Duration", "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes"])
+        for p in plans:
+            ws.append([int(p.subject), p.sample, 1, p.onset, p.apex, p.offset, p.offset - p.onset + 1,
+                       "Micro - 1/2", p.aus, p.emotion.capitalize(), None, None])
+    _save_xlsx(book, path)
+    return path
+
+
+def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *,
+               progress: bool = False, overwrite: bool = False) -> list[ClipPlan]:
+    """Write a dataset of ``layout`` (``casme2``, ``samm``, ``smic`` or ``all``) to ``out``.
+
+    The tree is built in a temporary sibling folder and renamed into place when complete, so an
+    interrupted run never leaves a tree that looks finished. ``out/synth_manifest.json`` records the
+    config and every clip (readers ignore it).
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: already exists (pass overwrite=True / --overwrite to replace it)")
+    layouts = LAYOUTS if layout == "all" else (layout,)
+    plans_by_layout = {lay: plan_layout(lay, cfg) for lay in layouts}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        total = sum(len(p) for p in plans_by_layout.values())
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="synth", unit="clip", disable=not progress)
+        for lay, plans in plans_by_layout.items():
+            root = tmp / lay if layout == "all" else tmp
+            identities: dict[str, Identity] = {}
+            for p in plans:
+                ident = identities.get(p.subject) or identities.setdefault(p.subject, make_identity(lay, p.subject, cfg))
+                frames = render_clip(ident, p, cfg)
+                for n, img in zip(range(p.onset, p.offset + 1), frames):
+                    if cfg.check_faces and lm.detect_face(img) is None:
+                        raise RuntimeError(f"synth: dlib finds no face in {lay}/{frame_relpath(p, n)}")
+                    write_image(root / frame_relpath(p, n), img, lay)
+                bar.update(1)
+            write_sheet(lay, plans, root)
+            manifest = {"layout": lay, "config": asdict(cfg),
+                        "samples": [{k: v for k, v in asdict(p).items() if k != "motion"} | {"motion": list(p.motion)}
+                                    for p in plans]}
+            (root / "synth_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        bar.close()
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [p for plans in plans_by_layout.values() for p in plans]
