@@ -54,7 +54,7 @@ def synth(
         overrides = {k: v for k, v in dict(seed=seed, subjects=subjects,
                                            samples_per_subject=samples_per_subject).items() if v is not None}
         cfg = replace(cfg, **overrides)
-        plans = synthesize(layout.value, out, cfg, progress=sys.stderr.isatty(), overwrite=overwrite)
+        plans = synthesize(layout.value, out, cfg, progress=True, overwrite=overwrite)
     except (ValueError, FileExistsError, FileNotFoundError, DatasetError) as exc:
         _fail(exc)
     typer.echo(f"wrote {len(plans)} clips ({layout.value}) to {out}")

@@ -9,9 +9,9 @@ from mfdan.core.stage import run
 from mfdan.magnify import train_magnet_stage
 
 
-def main(params: Path = typer.Option(Path("params.yaml")), out: Path = typer.Option(...),
-         metrics: Path = typer.Option(...)) -> str:
-    return train_magnet_stage.run(params=Params.load(params), out=out, metrics=metrics)
+def main(params: Path = typer.Option(Path("params.yaml")), checkpoints: Path = typer.Option(...),
+         out: Path = typer.Option(...), metrics: Path = typer.Option(...)) -> str:
+    return train_magnet_stage.run(params=Params.load(params), checkpoints=checkpoints, out=out, metrics=metrics)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ A stage's command runs ``python pipeline/NAME.py``; that script and every in-rep
 directly or through another module, at module level or inside a function, is code the stage's output depends
 on, and so are the package ``__init__.py`` files Python executes on the way. Resource files read through
 ``importlib.resources.files("pkg")`` count too: ``.joinpath("a constant")`` names one file, any other use the
-package folder. ``python -m tests.dvc_deps`` prints, for every stage, the code deps dvc.yaml should list.
+package folder. ``python -m tests.dvc_deps`` prints, for every stage, the code deps dvc.yaml should list, and
+``python -m tests.dvc_deps --write`` writes them into dvc.yaml (a folder is listed whole when the stage runs
+every module in it).
 """
 from __future__ import annotations
 
 import ast
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -182,11 +185,44 @@ def check(root: Path = REPO) -> list[str]:
     return problems
 
 
+HEADER = ("# The pipeline. Each stage's code deps are the files its command runs: the pipeline/ script and every\n"
+          "# in-repo module it imports, transitively (tests/test_dvc_deps.py checks this both ways;\n"
+          "# `python -m tests.dvc_deps --write` rewrites them).\n")
+
+
+def listed(c: Closure, root: Path = REPO) -> list[str]:
+    """The deps to write for a closure: the script first, then files, a folder when the stage runs all of it."""
+    need = c.files | c.resources
+    out = set(need)
+    for d in sorted({str(Path(f).parent) for f in c.files if f.startswith("mfdan/")}, key=len):
+        if d == "mfdan" or any(x != d and d.startswith(x + "/") for x in out if (root / x).is_dir()):
+            continue
+        files = [q for q in (root / d).rglob("*") if q.is_file() and "__pycache__" not in q.parts]
+        rel = [q.relative_to(root).as_posix() for q in files]
+        if all(r in need or any(r.startswith(res + "/") for res in c.resources) for r in rel):
+            out = {x for x in out if not (x == d or x.startswith(d + "/"))} | {d}
+    return sorted(out, key=lambda p: (not p.startswith("pipeline/"), p))
+
+
+def write(root: Path = REPO) -> None:
+    """Rewrite every stage's code deps in dvc.yaml from the import closures; other deps keep their place."""
+    spec = yaml.safe_load((root / "dvc.yaml").read_text())
+    for name, st in spec["stages"].items():
+        body = st["do"] if "foreach" in st else st
+        other = [d for d in body.get("deps") or [] if not (isinstance(d, str) and d.startswith(CODE_ROOTS))]
+        body["deps"] = listed(closure(script_of(body), root), root) + other
+    text = yaml.safe_dump(spec, sort_keys=False, width=120, default_flow_style=False)
+    text = re.sub(r"\n(  [a-z_]+:\n)", r"\n\n\1", text).replace("\nplots:", "\n\nplots:")
+    (root / "dvc.yaml").write_text(HEADER + text)
+
+
 def main() -> None:
+    if "--write" in sys.argv:
+        write()
     for name, st in stages().items():
         c = closure(script_of(st))
         print(f"{name}:")
-        for f in sorted(c.files | c.resources):
+        for f in listed(c):
             print(f"  - {f}")
     problems = check()
     if problems:

@@ -1,11 +1,15 @@
-"""One exception type for every bad-input case.
+"""The project's errors: bad input (:class:`DatasetError`) and numbers that went non-finite
+(:class:`NonFiniteError`).
 
 Each error names the file (and, for annotation sheets, the row) and says what is wrong,
 so a researcher pointing the pipeline at a licensed dataset copy can fix it in one go.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import numpy as np
 
 
 class DatasetError(ValueError):
@@ -24,3 +28,29 @@ class DatasetError(ValueError):
 
 def _rebuild(path: str, message: str, row: int | None) -> DatasetError:
     return DatasetError(path, message, row=row)
+
+
+class NonFiniteError(ArithmeticError):
+    """A weight, output, loss or metric that should be a finite number is NaN or infinite."""
+
+
+def check_finite(value, what: str) -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` unless every number in ``value`` (a float, a NumPy array,
+    a torch tensor or a mapping of those) is finite."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, f"{what} [{k}]")
+        return
+    if hasattr(value, "detach"):  # a torch tensor, checked where it lives (no copy of a large CUDA tensor)
+        import torch
+
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise NonFiniteError(f"{what} is not finite (NaN or infinity)")
+        return
+    if isinstance(value, (float, int)):
+        ok = math.isfinite(value)
+    else:
+        arr = np.asarray(value)
+        ok = not np.issubdtype(arr.dtype, np.floating) or bool(np.isfinite(arr).all())
+    if not ok:
+        raise NonFiniteError(f"{what} is not finite (NaN or infinity)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -13,6 +14,22 @@ def sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def save_torch(obj, path: str | Path) -> None:
+    """``torch.save`` to ``path`` via a temporary name, with bytes that do not depend on that name (torch
+    records the file's name inside the archive, so the archive is built in memory under a fixed one)."""
+    import torch
+
+    path = Path(path)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    tmp = temporary_name(path)
+    try:
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def temporary_name(path: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""Ordered parallel map over processes with one OpenCV/torch thread each, and a progress bar."""
+"""Ordered parallel map over processes with one OpenCV/torch thread each, with progress reporting."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from tqdm import tqdm
+from mfdan.core.progress import Progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,7 +38,7 @@ def imap_ordered(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 0, 
     4 × workers items are in flight.
     """
     n = worker_count(workers)
-    bar = tqdm(total=total, desc=desc, unit="clip", disable=None)
+    bar = Progress(total, desc=desc, unit="clip")
     if n == 1:
         for item in items:
             yield fn(item)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 
@@ -65,27 +66,151 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+# --- field constraints: declared once on each field, ``epochs: Annotated[int, AtLeast(1)] = 20`` ------------
+@dataclass(frozen=True)
+class Range:
+    """Numbers (a scalar, or every element of a tuple / value of a mapping) within bounds."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def problem(self, v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None  # a type problem, reported by the type check
+        bad_lo = self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo)
+        bad_hi = self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi)
+        if bad_lo or bad_hi:
+            return f"must be {self.describe()}, got {v!r}"
+        return None
+
+    def describe(self) -> str:
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '≥'} {self.lo:g}")
+        if self.hi is not None:
+            parts.append(f"{'<' if self.hi_open else '≤'} {self.hi:g}")
+        return " and ".join(parts)
+
+
+def AtLeast(lo: float) -> Range:  # noqa: N802 - reads as a type annotation
+    return Range(lo=lo)
+
+
+POSITIVE = Range(lo=0, lo_open=True)
+NON_NEGATIVE = Range(lo=0)
+RATE = Range(lo=0, hi=1, hi_open=True)            #: a probability in [0, 1)
+UNIT_OPEN = Range(lo=0, hi=1, lo_open=True, hi_open=True)
+
+
+@dataclass(frozen=True)
+class Increasing:
+    """A (lo, hi) pair with lo < hi (``strict``) or lo ≤ hi."""
+
+    strict: bool = True
+
+    def problem(self, v: Any) -> str | None:
+        if isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+            if v[0] > v[1] or (self.strict and v[0] == v[1]):
+                return f"must be [low, high] with low {'<' if self.strict else '≤'} high, got {list(v)}"
+        return None
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Text matching a regular expression (``describe`` says what is allowed)."""
+
+    regex: str
+    describe: str
+
+    def problem(self, v: Any) -> str | None:
+        if isinstance(v, str) and not re.fullmatch(self.regex, v):
+            return f"must be {self.describe}, got {v!r}"
+        return None
+
+
+DEVICE = Matches(r"auto|cpu|cuda(:\d+)?", "auto, cpu, cuda or cuda:N")
+#: YAML 1.2 floats that PyYAML (YAML 1.1) reads as strings: 5e-4, 1E3, .5e-3 (DVC writes such values)
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _split(hint: Any) -> tuple[Any, tuple]:
+    if typing.get_origin(hint) is Annotated:
+        base, *metas = typing.get_args(hint)
+        return base, tuple(metas)
+    return hint, ()
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """``value`` converted to ``hint`` (int -> float, YAML 1.2 float text -> float, list -> tuple), or a
+    ValueError naming ``where``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is float:
+        if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
+            return float(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, float):
+            return value
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    if hint in (int, str, bool):
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"{where}: expected a list of {len(args)} values, got {list(value)}")
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        return {k: _coerce(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def _check(value: Any, metas: tuple, where: str) -> None:
+    for meta in metas:
+        if not hasattr(meta, "problem"):
+            continue
+        items = [value]
+        if isinstance(meta, (Range, Matches)) and isinstance(value, tuple):
+            items = list(value)
+        elif isinstance(meta, (Range, Matches)) and isinstance(value, dict):
+            items = list(value.values())
+        for item in items:
+            msg = meta.problem(item)
+            if msg:
+                raise ValueError(f"{where}: {msg}")
+
+
 def from_dict(cls: type[T], values: dict[str, Any] | None, *, where: str) -> T:
-    """``cls(**values)`` with unknown keys and wrong types reported as ``where.key``."""
+    """``cls(**values)`` with unknown keys, wrong types and out-of-range values reported as ``where.key``."""
     values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     for name, value in list(values.items()):
-        hint = hints[name]
-        origin = typing.get_origin(hint)
-        if origin is tuple and isinstance(value, list):
-            values[name] = tuple(value)
-        elif hint is float and isinstance(value, int) and not isinstance(value, bool):
-            values[name] = float(value)
-        elif hint in (int, float, str, bool) and not isinstance(value, hint):
-            raise ValueError(f"{where}.{name}: expected {hint.__name__}, got {value!r}")
+        base, metas = _split(hints[name])
+        values[name] = _coerce(value, base, f"{where}.{name}")
+        _check(values[name], metas, f"{where}.{name}")
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def check_fields(obj: Any, where: str) -> None:
+    """Every field of a config instance against its declared constraints (the defaults are checked so)."""
+    hints = typing.get_type_hints(type(obj), include_extras=True)
+    for f in dataclasses.fields(obj):
+        _check(getattr(obj, f.name), _split(hints[f.name])[1], f"{where}.{f.name}")
 
 
 @dataclass(frozen=True)
@@ -131,11 +256,10 @@ class Params:
 
     @property
     def dropkey(self) -> float:
-        """The top-level DropKey rate (Eq. 12) that every flow-driven attention layer uses."""
-        value = self.values.get("dropkey", 0.0)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{self.source}: dropkey: expected a number, got {value!r}")
-        return float(value)
+        """The top-level DropKey rate (Eq. 12) that every flow-driven attention layer uses, in [0, 1)."""
+        value = _coerce(self.values.get("dropkey", 0.0), float, f"{self.source}: dropkey")
+        _check(value, (RATE,), f"{self.source}: dropkey")
+        return value
 
     def resolved(self) -> dict[str, Any]:
         """Every registered section with its defaults filled in, plus the scalars: what the stages see."""

@@ -9,13 +9,15 @@ finished. Memory use does not grow with the number of samples: one row is held a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from mfdan.core.errors import DatasetError
 from mfdan.core.files import temporary_name
 
 STR = h5py.string_dtype("utf-8")
@@ -65,6 +67,28 @@ class RowWriter:
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def open_rows(path: str | Path, keys: tuple[str, ...] = ()) -> Iterator[h5py.File]:
+    """Open a cache for reading; a missing, truncated or damaged file, or one without ``keys``, is one
+    :class:`DatasetError` naming it (also when the damage shows only while reading inside the block)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "cache file not found; run the stage that writes it (`dvc repro`)")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise DatasetError(path, f"not a readable HDF5 cache (truncated or damaged?): {exc}") from None
+    try:
+        missing = [k for k in keys if k not in f]
+        if missing:
+            raise DatasetError(path, f"lacks the datasets {missing}; it was written by another stage or version")
+        yield f
+    except (OSError, KeyError) as exc:
+        raise DatasetError(path, f"cannot read the cache (truncated or damaged?): {exc}") from None
+    finally:
+        f.close()
 
 
 def read_strings(ds: h5py.Dataset) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import click
 import typer
 
-from mfdan.core.errors import DatasetError
+from mfdan.core.errors import DatasetError, NonFiniteError
 
 
 def run(main: Callable[..., str]) -> None:
@@ -21,7 +21,7 @@ def run(main: Callable[..., str]) -> None:
     app.command()(main)
     try:
         summary = app(standalone_mode=False)
-    except (DatasetError, ValueError, FileNotFoundError) as exc:
+    except (DatasetError, ValueError, FileNotFoundError, NonFiniteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except (KeyboardInterrupt, click.exceptions.Abort):

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
-
-from mfdan.core.errors import DatasetError
-from mfdan.core.rows import read_strings
+from mfdan.core.rows import open_rows, read_strings
 
 
 def fold_name(dataset: str, subject: str) -> str:
@@ -16,11 +13,8 @@ def fold_name(dataset: str, subject: str) -> str:
 
 def cache_folds(cache: Path) -> list[str]:
     """The sorted fold names of the subjects in a packed cache (what params.yaml ``folds`` should list)."""
-    try:
-        with h5py.File(cache, "r") as f:
-            return sorted({fold_name(d, s) for d, s in zip(read_strings(f["dataset"]), read_strings(f["subject"]))})
-    except (OSError, KeyError) as exc:
-        raise DatasetError(cache, f"not a packed cache ({exc})") from None
+    with open_rows(cache, ("dataset", "subject")) as f:
+        return sorted({fold_name(d, s) for d, s in zip(read_strings(f["dataset"]), read_strings(f["subject"]))})
 
 
 def folds_fix(have: list[str]) -> str:

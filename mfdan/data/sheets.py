@@ -104,6 +104,9 @@ def parse_frame(path: Path, row: int, field: str, text: str, *, optional: bool =
     if optional and t in ("", "/", "-", "nan"):
         return None
     try:
-        return int(float(t))
+        value = float(t)
     except ValueError:
         raise DatasetError(path, f"column {field!r} holds {text!r}, not a frame number", row=row) from None
+    if not value.is_integer() or value < 0:
+        raise DatasetError(path, f"column {field!r} holds {text!r}, not a whole frame number", row=row)
+    return int(value)

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from mfdan.core.errors import DatasetError
+from mfdan.core.errors import DatasetError, check_finite
 from mfdan.core.params import Params
 from mfdan.evaluate.metrics import confusion as confusion_matrix
 from mfdan.evaluate.metrics import uf1_uar
@@ -57,6 +57,7 @@ def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, 
     p = [idx[r["pred"]] for r in rows]
     n = len(classes)
     uf1, uar = uf1_uar(y, p, n)
+    check_finite({"uf1": uf1, "uar": uar}, "LOSO metrics")
     report = {"protocol_rule": "UF1/UAR over all folds' predictions concatenated (MEGC2019)",
               "epoch_selection": sorted({m["selection"] for m in metas}),
               "uf1": round(uf1, 6), "uar": round(uar, 6),

@@ -22,17 +22,35 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def reflect_pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    """Reflection padding of B×C×H×W (as ``F.pad(mode="reflect")``) built from slices, flips and a concat, whose
+    backward is a plain sum: ``ReflectionPad2d``'s CUDA backward has no deterministic kernel."""
+    if left or right:
+        x = torch.cat([x[..., 1:left + 1].flip(-1), x, x[..., x.shape[-1] - right - 1:-1].flip(-1)], dim=-1)
+    if top or bottom:
+        x = torch.cat([x[..., 1:top + 1, :].flip(-2), x, x[..., x.shape[-2] - bottom - 1:-1, :].flip(-2)], dim=-2)
+    return x
+
+
+def upsample2(x: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour ×2 upsampling of B×C×H×W (as ``F.interpolate(scale_factor=2, mode="nearest")``) as a
+    broadcast + reshape, whose backward is a sum: the interpolate backward has no deterministic CUDA kernel."""
+    b, c, h, w = x.shape
+    return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)  # (B, C, 2H, 2W)
+
+
 class ConvActivation(nn.Module):
     """Reflection pad → conv (no bias) → optional ReLU (the port's ``Conv2D_activa``; key ``conv2d``)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, *, relu: bool = True) -> None:
         super().__init__()
-        self.pad = nn.ReflectionPad2d(kernel // 2) if kernel > 1 else nn.Identity()
+        self.pad = kernel // 2
         self.conv2d = nn.Conv2d(cin, cout, kernel, stride, bias=False)
         self.relu = relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv2d(self.pad(x))
+        p = self.pad
+        x = self.conv2d(reflect_pad(x, p, p, p, p) if p else x)
         return F.relu(x) if self.relu else x
 
 
@@ -87,9 +105,9 @@ class Decoder(nn.Module):
 
     def forward(self, texture: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
         """texture (B, 32, H/4, W/4), shape (B, 32, H/2, W/2) -> (B, 3, H, W)"""
-        texture = F.interpolate(texture, scale_factor=2, mode="nearest")
+        texture = upsample2(texture)
         x = self.resblks(torch.cat([texture, shape], dim=1))
-        return self.cba_2(self.cba_1(F.interpolate(x, scale_factor=2, mode="nearest")))
+        return self.cba_2(self.cba_1(upsample2(x)))
 
 
 def pad_to_4(*frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -98,7 +116,7 @@ def pad_to_4(*frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
     ph, pw = (-h) % 4, (-w) % 4
     if not (ph or pw):
         return frames
-    return tuple(F.pad(f, (0, pw, 0, ph), mode="reflect") for f in frames)
+    return tuple(reflect_pad(f, 0, pw, 0, ph) for f in frames)
 
 
 @dataclass(frozen=True)
@@ -185,5 +203,8 @@ def load_magnet(path: str | Path, map_location: str | torch.device = "cpu") -> M
     if missing or unexpected or shapes:
         raise ValueError(f"{path}: not a MagNet checkpoint; missing keys {missing}; unexpected keys {unexpected}"
                          + (f"; shape mismatches {shapes}" if shapes else ""))
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        raise ValueError(f"{path}: weights are not finite (NaN or infinity) in {len(bad)} tensors, e.g. {bad[:3]}")
     model.load_state_dict(state)
     return model

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
 import cv2
 import numpy as np
@@ -25,6 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from mfdan.core.device import resolve_device
+from mfdan.core.errors import check_finite
+from mfdan.core.progress import Progress
+from mfdan.core.params import AtLeast, DEVICE, Increasing, NON_NEGATIVE, POSITIVE
 from mfdan.magnify.magnet import MagNet
 
 
@@ -33,18 +37,18 @@ class MagnetConfig:
     """Mirrors params.yaml ``magnet``."""
 
     checkpoint: str = ""               #: community checkpoint path; empty = train on generated pairs
-    seed: int = 0
-    iterations: int = 150
-    batch: int = 8
-    patch: int = 64                    #: training crop side (multiple of 4)
-    lr: float = 1e-4
-    alpha_range: tuple[float, float] = (2.0, 10.0)
-    max_motion: float = 1.0            #: largest layer displacement A -> B, px
-    max_magnified: float = 8.0         #: cap on α·|d|, px
-    reg_weight: float = 0.1            #: λ of the texture / shape regularisers
-    noise: float = 0.01                #: shot-noise σ (intensities in [0, 1])
-    eval_pairs: int = 64
-    device: str = "auto"               #: auto | cpu | cuda
+    seed: Annotated[int, NON_NEGATIVE] = 0
+    iterations: Annotated[int, AtLeast(1)] = 150
+    batch: Annotated[int, AtLeast(1)] = 8
+    patch: Annotated[int, AtLeast(8)] = 64                    #: training crop side (multiple of 4)
+    lr: Annotated[float, POSITIVE] = 1e-4
+    alpha_range: Annotated[tuple[float, float], POSITIVE, Increasing()] = (2.0, 10.0)
+    max_motion: Annotated[float, POSITIVE] = 1.0            #: largest layer displacement A -> B, px
+    max_magnified: Annotated[float, POSITIVE] = 8.0         #: cap on α·|d|, px
+    reg_weight: Annotated[float, NON_NEGATIVE] = 0.1            #: λ of the texture / shape regularisers
+    noise: Annotated[float, NON_NEGATIVE] = 0.01                #: shot-noise σ (intensities in [0, 1])
+    eval_pairs: Annotated[int, AtLeast(1)] = 64
+    device: Annotated[str, DEVICE] = "auto"               #: auto | cpu | cuda
 
     def __post_init__(self) -> None:
         if self.patch % 4:
@@ -129,18 +133,18 @@ def train(cfg: MagnetConfig, *, progress: bool = True) -> tuple[MagNet, list[flo
     model = MagNet().to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
     losses = []
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
-    bar = tqdm(range(cfg.iterations), desc="train MagNet", disable=None if progress else True)
-    for _ in bar:
+    bar = Progress(cfg.iterations, desc="train MagNet", unit="iteration", enabled=progress)
+    for _ in range(cfg.iterations):
         t = batch_tensors([render_example(rng, cfg) for _ in range(cfg.batch)], device)
         loss = training_loss(model, t, cfg.reg_weight)
+        check_finite(loss, f"MagNet training loss at iteration {len(losses) + 1}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        bar.update(1, loss=losses[-1])
+    bar.close()
     return model.eval(), losses, time.perf_counter() - t0
 
 
@@ -162,4 +166,6 @@ def evaluate_psnr(model: MagNet, cfg: MagnetConfig) -> dict[str, float]:
         scores["magnet"] += psnr(model(t["A"], t["B"], t["alpha"]), t["Y"]).tolist()
         scores["linear"] += psnr(t["B"] + (t["alpha"] - 1) * (t["B"] - t["A"]), t["Y"]).tolist()
         scores["none"] += psnr(t["B"], t["Y"]).tolist()
-    return {k: float(np.mean(v)) for k, v in scores.items()}
+    out = {k: float(np.mean(v)) for k, v in scores.items()}
+    check_finite(out, "MagNet PSNR on held-out pairs")
+    return out

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
 
+from mfdan.core.errors import check_finite
 from mfdan.core.frames import to_uint8, to_unit
+from mfdan.core.params import AtLeast, DEVICE, Increasing, NON_NEGATIVE, POSITIVE
 from mfdan.magnify.magnet import MagNet
 
 METHODS = ("magnet", "linear", "none")
@@ -28,12 +31,12 @@ class MagnifyConfig:
     """Mirrors params.yaml ``magnify``."""
 
     method: str = "magnet"
-    variants: int = 2                              #: training variants per sample (random factors)
-    alpha_range: tuple[float, float] = (1.5, 4.0)  #: training factors, uniform
-    eval_alpha: float = 2.5                        #: the one factor used for evaluation
-    seed: int = 0
-    batch: int = 8                                 #: frames per MagNet decoder pass
-    device: str = "auto"
+    variants: Annotated[int, AtLeast(1)] = 2                              #: training variants per sample (random factors)
+    alpha_range: Annotated[tuple[float, float], POSITIVE, Increasing(strict=False)] = (1.5, 4.0)  #: training factors, uniform
+    eval_alpha: Annotated[float, POSITIVE] = 2.5                        #: the one factor used for evaluation
+    seed: Annotated[int, NON_NEGATIVE] = 0
+    batch: Annotated[int, AtLeast(1)] = 8                                 #: frames per MagNet decoder pass
+    device: Annotated[str, DEVICE] = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -65,5 +68,7 @@ def magnify(onset: np.ndarray, apex: np.ndarray, alphas: np.ndarray, cfg: Magnif
     out = []
     for start in range(0, len(alphas), cfg.batch):
         al = torch.as_tensor(np.asarray(alphas[start:start + cfg.batch], np.float32), device=device).view(-1, 1, 1, 1)
-        out.append(to_uint8(model.decode(pair, al)))
+        frames = model.decode(pair, al)
+        check_finite(frames, "MagNet output")
+        out.append(to_uint8(frames))
     return np.concatenate(out)

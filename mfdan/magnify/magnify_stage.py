@@ -10,14 +10,13 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import h5py
 import numpy as np
-from tqdm import tqdm
 
 from mfdan.core.device import resolve_device
 from mfdan.core.files import sha256
 from mfdan.core.params import Params
-from mfdan.core.rows import STR, RowWriter, read_strings
+from mfdan.core.progress import progress
+from mfdan.core.rows import STR, RowWriter, open_rows, read_strings
 from mfdan.magnify.magnet import load_magnet
 from mfdan.magnify.magnification import MagnifyConfig, draw_factors, magnify
 
@@ -28,7 +27,7 @@ def run(*, params: Params, aligned: Path, weights: Path, out: Path) -> str:
     if cfg.method == "magnet":
         model = load_magnet(weights, map_location=resolve_device(cfg.device)).eval()
         sha = sha256(weights)
-    with h5py.File(aligned, "r") as src:
+    with open_rows(aligned, ("onset", "apex", "sample_id")) as src:
         n, s = src["apex"].shape[0], src["apex"].shape[1]
         ids = read_strings(src["sample_id"])
         specs = {"train": ((cfg.variants, s, s, 3), "u1"), "eval": ((s, s, 3), "u1"),
@@ -36,7 +35,7 @@ def run(*, params: Params, aligned: Path, weights: Path, out: Path) -> str:
         attrs = {"method": cfg.method, "eval_alpha": cfg.eval_alpha, "weights_sha256": sha,
                  "config": json.dumps(asdict(cfg), sort_keys=True)}
         with RowWriter(out, n, specs, attrs=attrs) as w:
-            for i in tqdm(range(n), desc=f"magnify ({cfg.method})", unit="clip", disable=None):
+            for i in progress(range(n), desc=f"magnify ({cfg.method})", unit="clip"):
                 factors = draw_factors(ids[i], cfg)
                 frames = magnify(src["onset"][i], src["apex"][i], np.append(factors, cfg.eval_alpha), cfg, model)
                 w.write(i, train=frames[:-1], eval=frames[-1], factors=factors, sample_id=ids[i])

@@ -12,10 +12,12 @@ returns B×num_classes logits. Choices the paper leaves open are config fields, 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Annotated
 
 import torch
 from torch import nn
 
+from mfdan.core.params import AtLeast, POSITIVE, RATE
 from mfdan.model.flow_driven_block import FlowDrivenBlock
 from mfdan.model.flow_encoder import OpticalFlowEncoder
 from mfdan.model.patch_embedding import PatchEmbed, PatchMerging
@@ -25,25 +27,25 @@ from mfdan.model.patch_embedding import PatchEmbed, PatchMerging
 class MFDANConfig:
     """Mirrors params.yaml's ``model`` section. Defaults: the paper's configuration."""
 
-    num_classes: int = 3
-    img_size: int = 224
-    patch_size: int = 4                      #: Eq. 8: 4×4 patches
-    embed_dim: int = 96                      #: Eq. 8: C = 96
-    merge_dims: tuple[int, int, int] = (192, 384, 768)  #: widths after each patch merging (Swin doubling)
-    heads: tuple[int, int] = (3, 6)          #: heads of Flow-Driven blocks 1 and 2
-    window: int = 7
-    mlp_ratio: float = 4.0
+    num_classes: Annotated[int, AtLeast(2)] = 3
+    img_size: Annotated[int, AtLeast(8)] = 224
+    patch_size: Annotated[int, AtLeast(1)] = 4                      #: Eq. 8: 4×4 patches
+    embed_dim: Annotated[int, AtLeast(1)] = 96                      #: Eq. 8: C = 96
+    merge_dims: Annotated[tuple[int, int, int], AtLeast(1)] = (192, 384, 768)  #: widths after each patch merging (Swin doubling)
+    heads: Annotated[tuple[int, int], AtLeast(1)] = (3, 6)          #: heads of Flow-Driven blocks 1 and 2
+    window: Annotated[int, AtLeast(1)] = 7
+    mlp_ratio: Annotated[float, POSITIVE] = 4.0
     qkv_bias: bool = True
     flow_driven: bool = True                 #: False = self-attention only (Table V, M1)
-    dropkey: float = 0.1                     #: DropKey rate d (Eq. 12, Table VII)
-    tau_init: float = 0.1                    #: initial τ of the cosine flow branch (Eq. 13)
+    dropkey: Annotated[float, RATE] = 0.1                     #: DropKey rate d (Eq. 12, Table VII)
+    tau_init: Annotated[float, POSITIVE] = 0.1                    #: initial τ of the cosine flow branch (Eq. 13)
     share_patch_embed: bool = False          #: one patch embedding for image and flow
     share_merging: bool = False              #: one set of merging layers for image and flow tokens
-    flow_encoder_input: int = 56             #: flow map average-pooled to this size for the SSSN encoder
-    flow_encoder_channels: tuple[int, int] = (6, 16)
-    flow_encoder_dim: int = 256
-    lrn_size: int = 5
-    dropout: float = 0.0                     #: before the classifier
+    flow_encoder_input: Annotated[int, AtLeast(4)] = 56             #: flow map average-pooled to this size for the SSSN encoder
+    flow_encoder_channels: Annotated[tuple[int, int], AtLeast(1)] = (6, 16)
+    flow_encoder_dim: Annotated[int, AtLeast(1)] = 256
+    lrn_size: Annotated[int, AtLeast(1)] = 5
+    dropout: Annotated[float, RATE] = 0.0                     #: before the classifier
     attention_impl: str = "auto"             #: auto (sdpa on CUDA, matmul on CPU) | matmul | sdpa | reference
 
     def __post_init__(self) -> None:
@@ -55,6 +57,9 @@ class MFDANConfig:
             raise ValueError(f"token grid {grid} is not a multiple of window {self.window}")
         if not 0 <= self.dropkey < 1:
             raise ValueError(f"dropkey must be in [0, 1), got {self.dropkey}")
+        if self.embed_dim % self.heads[0] or self.merge_dims[-1] % self.heads[1]:
+            raise ValueError(f"embed_dim {self.embed_dim} and merge_dims[-1] {self.merge_dims[-1]} must be divisible "
+                             f"by heads {list(self.heads)}")
 
     @property
     def grid(self) -> int:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import cv2
 import numpy as np
 
+from mfdan.core.params import AtLeast, NON_NEGATIVE
 from mfdan.preprocess import landmarks as lm
 
 METHODS = ("landmarks", "resize")
@@ -28,14 +30,14 @@ FALLBACKS = ("error", "center_crop")
 class AlignConfig:
     """Mirrors params.yaml ``align``."""
 
-    output_size: int = 224                #: output side, px (not `size`: DVC's run-cache ignores that key)
-    margin: float = 0.15                  #: the landmark box grows by this fraction on each side
-    upsample: int = 1                     #: dlib detector upsampling (finds smaller faces, slower)
+    output_size: Annotated[int, AtLeast(16)] = 224                #: output side, px (not `size`: DVC's run-cache ignores that key)
+    margin: Annotated[float, NON_NEGATIVE] = 0.15                  #: the landmark box grows by this fraction on each side
+    upsample: Annotated[int, NON_NEGATIVE] = 1                     #: dlib detector upsampling (finds smaller faces, slower)
     method: dict[str, str] = field(default_factory=lambda: {"casme2": "landmarks", "samm": "landmarks",
                                                             "smic": "resize"})
-    pre_crop: dict[str, int] = field(default_factory=lambda: {"casme2": 0, "samm": 420, "smic": 0})
+    pre_crop: Annotated[dict[str, int], NON_NEGATIVE] = field(default_factory=lambda: {"casme2": 0, "samm": 420, "smic": 0})
     fallback: str = "error"               #: no face found: ``error``, or ``center_crop`` (logged and counted)
-    workers: int = 0                      #: processes (0 = all cores)
+    workers: Annotated[int, NON_NEGATIVE] = 0                      #: processes (0 = all cores)
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in self.method.items() if v not in METHODS}

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Annotated
 
 import cv2
 import numpy as np
 
+from mfdan.core.params import AtLeast, NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from mfdan.preprocess.optical_strain import optical_strain
 
 NORMALISATIONS = ("maxabs", "none")
@@ -21,22 +23,22 @@ NORMALISATIONS = ("maxabs", "none")
 class FlowConfig:
     """Mirrors params.yaml ``flow``: TV-L1 solver settings (OpenCV defaults), output size and normalisation."""
 
-    tau: float = 0.25
-    lambda_: float = 0.15
-    theta: float = 0.3
-    nscales: int = 5
-    warps: int = 5
-    epsilon: float = 0.01
-    inner_iterations: int = 30
-    outer_iterations: int = 10
-    scale_step: float = 0.8
-    gamma: float = 0.0
-    median_filtering: int = 5
-    output_size: int = 224        #: side of the (u, v, strain) map handed to the model
+    tau: Annotated[float, POSITIVE] = 0.25
+    lambda_: Annotated[float, POSITIVE] = 0.15
+    theta: Annotated[float, POSITIVE] = 0.3
+    nscales: Annotated[int, AtLeast(1)] = 5
+    warps: Annotated[int, AtLeast(1)] = 5
+    epsilon: Annotated[float, POSITIVE] = 0.01
+    inner_iterations: Annotated[int, AtLeast(1)] = 30
+    outer_iterations: Annotated[int, AtLeast(1)] = 10
+    scale_step: Annotated[float, UNIT_OPEN] = 0.8
+    gamma: Annotated[float, NON_NEGATIVE] = 0.0
+    median_filtering: Annotated[int, AtLeast(1)] = 5
+    output_size: Annotated[int, AtLeast(8)] = 224        #: side of the (u, v, strain) map handed to the model
     #: ``maxabs``: u, v divided by their joint max |value| and strain by its max, per sample (keeps sign and
     #: direction, removes the clip's overall motion scale); ``none``: pixels of the output grid
     normalise: str = "maxabs"
-    workers: int = 0              #: processes (0 = all cores), one OpenCV thread each
+    workers: Annotated[int, NON_NEGATIVE] = 0              #: processes (0 = all cores), one OpenCV thread each
 
     def __post_init__(self) -> None:
         if self.normalise not in NORMALISATIONS:

@@ -6,18 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h5py
-from tqdm import tqdm
-
 from mfdan.core.errors import DatasetError
-from mfdan.core.rows import STR, RowWriter, read_strings
+from mfdan.core.progress import progress
+from mfdan.core.rows import STR, RowWriter, open_rows, read_strings
 from mfdan.data.index_file import load_index
 
 
 def run(*, index: Path, aligned: Path, flow: Path, out: Path) -> str:
     index_data = load_index(index)
     rows = index_data["samples"]
-    with h5py.File(aligned, "r") as al, h5py.File(flow, "r") as fl:
+    with open_rows(aligned, ("apex_frame", "sample_id")) as al, open_rows(flow, ("flow", "sample_id")) as fl:
         ids = [r["sample_id"] for r in rows]
         for name, f in (("aligned", al), ("flow", fl)):
             if read_strings(f["sample_id"]) != ids:
@@ -28,7 +26,7 @@ def run(*, index: Path, aligned: Path, flow: Path, out: Path) -> str:
         attrs = {"protocol": index_data["protocol"], "classes": json.dumps(index_data["classes"]),
                  "flow_channels": "u,v,strain", "magnified": "see the magnify stage's file (same sample order)"}
         with RowWriter(out, len(rows), specs, attrs=attrs) as w:
-            for i, r in enumerate(tqdm(rows, desc="pack", unit="clip", disable=None)):
+            for i, r in enumerate(progress(rows, desc="pack", unit="clip")):
                 w.write(i, flow=fl["flow"][i], label=r["label_index"], subject=r["subject"], dataset=r["dataset"],
                         sample_id=r["sample_id"], apex_frame=al["apex_frame"][i])
     return f"pack: {len(rows)} samples -> {out}"

@@ -35,13 +35,16 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 import cv2
 import numpy as np
 
-from mfdan.preprocess import landmarks as lm
-from mfdan.data.readers import smic
+from mfdan.core.params import AtLeast, Increasing, NON_NEGATIVE, POSITIVE
+from mfdan.core.progress import Progress
 from mfdan.data.protocols import DATASETS, GROUP_3, reference_rows
+from mfdan.data.readers import smic
+from mfdan.preprocess import landmarks as lm
 
 LAYOUTS = DATASETS  # one native layout per dataset
 FIXED_TIME = dt.datetime(2000, 1, 1)
@@ -51,15 +54,15 @@ FIXED_TIME = dt.datetime(2000, 1, 1)
 class SynthConfig:
     """Mirrors the ``synth`` section of params.yaml."""
 
-    seed: int = 0
-    subjects: int = 4                      #: subjects per layout (taken from the reference sheets)
-    samples_per_subject: int = 6           #: clips per subject, classes taken round-robin
-    others_per_subject: int = 0            #: extra 'others'-labelled clips (dropped by 3-class protocols)
-    max_frames: int = 9                    #: frames per clip, onset..offset (real durations compressed)
-    frame_size: int = 224                  #: frame side in pixels
-    amplitude: tuple[float, float] = (0.8, 2.0)  #: peak AU displacement at the apex, px (uniform range)
-    noise: float = 1.5                     #: sensor noise std, grey levels
-    jitter: float = 0.15                   #: head jitter std per frame, px
+    seed: Annotated[int, NON_NEGATIVE] = 0
+    subjects: Annotated[int, AtLeast(1)] = 4                      #: subjects per layout (taken from the reference sheets)
+    samples_per_subject: Annotated[int, AtLeast(1)] = 6           #: clips per subject, classes taken round-robin
+    others_per_subject: Annotated[int, NON_NEGATIVE] = 0            #: extra 'others'-labelled clips (dropped by 3-class protocols)
+    max_frames: Annotated[int, AtLeast(3)] = 9                    #: frames per clip, onset..offset (real durations compressed)
+    frame_size: Annotated[int, AtLeast(96)] = 224                  #: frame side in pixels
+    amplitude: Annotated[tuple[float, float], POSITIVE, Increasing(strict=False)] = (0.8, 2.0)  #: peak AU displacement at the apex, px (uniform range)
+    noise: Annotated[float, NON_NEGATIVE] = 1.5                     #: sensor noise std, grey levels
+    jitter: Annotated[float, NON_NEGATIVE] = 0.15                   #: head jitter std per frame, px
     check_faces: bool = True               #: run dlib on every frame and fail if no face is found
 
     def __post_init__(self) -> None:
@@ -357,9 +360,7 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         total = sum(len(p) for p in plans_by_layout.values())
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc="synth", unit="clip", disable=not progress)
+        bar = Progress(total, desc="synth", unit="clip", enabled=progress)
         for lay, plans in plans_by_layout.items():
             root = tmp / lay if layout == "all" else tmp
             identities: dict[str, Identity] = {}

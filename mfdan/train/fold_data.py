@@ -6,11 +6,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from mfdan.core.errors import DatasetError
-from mfdan.core.rows import read_strings
+from mfdan.core.rows import open_rows, read_strings
 from mfdan.data.folds import fold_name, folds_fix
 
 
@@ -30,7 +29,8 @@ class FoldData:
 
 
 def load_data(cache: Path, magnified: Path) -> FoldData:
-    with h5py.File(cache, "r") as c, h5py.File(magnified, "r") as m:
+    with open_rows(cache, ("flow", "label", "sample_id", "dataset", "subject")) as c, \
+            open_rows(magnified, ("train", "eval", "sample_id")) as m:
         ids = read_strings(c["sample_id"])
         if read_strings(m["sample_id"]) != ids:
             raise DatasetError(magnified, f"does not hold the samples of {cache} in order; rerun the magnify stage")

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from mfdan.core.device import resolve_device
+from mfdan.core.device import deterministic, resolve_device
+from mfdan.core.errors import NonFiniteError, check_finite
+from mfdan.core.files import temporary_name
 from mfdan.core.frames import to_unit
+from mfdan.core.progress import Progress
+from mfdan.core.params import AtLeast, DEVICE, NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from mfdan.evaluate.metrics import uf1_uar
 from mfdan.model.network import MFDAN, MFDANConfig
 from mfdan.train.fold_data import FoldData
@@ -39,20 +44,20 @@ class TrainConfig:
     """Mirrors params.yaml ``train``. The paper states the loss (focal, γ 2) and the optimizer (Adan); the
     number of epochs and the weight decay are our choices."""
 
-    epochs: int = 20
-    batch: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.02
+    epochs: Annotated[int, AtLeast(1)] = 20
+    batch: Annotated[int, AtLeast(1)] = 16
+    lr: Annotated[float, POSITIVE] = 1e-3
+    weight_decay: Annotated[float, NON_NEGATIVE] = 0.02
     optimizer: str = "adan"
-    betas: tuple[float, float, float] = PAPER_ADAN_BETAS  #: paper convention (see mfdan.train.optim)
+    betas: Annotated[tuple[float, float, float], UNIT_OPEN] = PAPER_ADAN_BETAS  #: paper convention (see mfdan.train.optim)
     loss: str = "focal"
-    gamma: float = 2.0
-    class_weights: tuple[float, ...] = ()   #: per-class loss weights; empty = none
+    gamma: Annotated[float, NON_NEGATIVE] = 2.0
+    class_weights: Annotated[tuple[float, ...], POSITIVE] = ()   #: per-class loss weights; empty = none
     balanced_sampling: bool = False         #: class-balanced resampling
-    val_subjects: int = 0                   #: >0: early stopping on this many training subjects
-    patience: int = 5
-    seed: int = 0
-    device: str = "auto"                    #: auto | cpu | cuda
+    val_subjects: Annotated[int, NON_NEGATIVE] = 0                   #: >0: early stopping on this many training subjects
+    patience: Annotated[int, AtLeast(1)] = 5
+    seed: Annotated[int, NON_NEGATIVE] = 0
+    device: Annotated[str, DEVICE] = "auto"                    #: auto | cpu | cuda
     amp: bool = False                       #: mixed precision (CUDA only)
 
     def __post_init__(self) -> None:
@@ -150,6 +155,7 @@ def run_epoch(model: MFDAN, opt: torch.optim.Optimizer, scaler: torch.amp.GradSc
         with torch.autocast(device.type, enabled=amp):
             logits = model(image, flow)
             loss = loss_fn(logits.float(), target)
+        check_finite(loss, "training loss")
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
@@ -168,7 +174,7 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
     seed = fold_seed(fold, cfg.seed)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+    deterministic()
 
     # split
     split = split_fold(fold, data, cfg, rng)
@@ -184,10 +190,13 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
     result = FoldResult(fold=fold, split=split, device=str(device))
     best = Selection()
     t0 = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=f"fold {fold}", unit="epoch", disable=None if progress else True)
-    for epoch in bar:
+    bar = Progress(cfg.epochs, desc=f"fold {fold}", unit="epoch", every=1, enabled=progress)
+    for epoch in range(cfg.epochs):
         order = epoch_order(split.train, data, cfg, rng, seed + epoch)
-        row = {"epoch": epoch + 1, **run_epoch(model, opt, scaler, loss_fn, data, order, cfg, rng, device, amp)}
+        try:
+            row = {"epoch": epoch + 1, **run_epoch(model, opt, scaler, loss_fn, data, order, cfg, rng, device, amp)}
+        except NonFiniteError as exc:
+            raise NonFiniteError(f"fold {fold}, epoch {epoch + 1}: {exc}; lower train.lr or check the cache") from None
         if len(split.val):
             pred = predict(model, data, split.val, device, cfg.batch, amp).argmax(1)
             row["val_uf1"] = uf1_uar(data.labels[split.val], pred, num_classes)[0]
@@ -195,9 +204,11 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
                 best = Selection(epoch=epoch + 1, score=row["val_uf1"],
                                  state={k: v.detach().clone() for k, v in model.state_dict().items()})
         result.curve.append(row)
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_acc']:.2f}")
+        bar.update(1, loss=row["train_loss"], acc=row["train_acc"])
         if len(split.val) and epoch + 1 - best.epoch >= cfg.patience:
             break
+
+    bar.close()
 
     # selection
     if len(split.val) and best.state is not None:
@@ -210,6 +221,7 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
 
     # predict: the only look at the held-out subject
     result.probs = predict(model, data, split.test, device, cfg.batch, amp)
+    check_finite(result.probs, f"fold {fold}: predicted probabilities")
     result.seconds = time.perf_counter() - t0
     result.model = model
     return result
@@ -217,25 +229,36 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
 
 def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConfig) -> dict:
     """``out/``: model.pt, predictions.csv (sample, dataset, subject, fold, label, pred, class probabilities),
-    curve.csv and meta.json (no timings: same params, same bytes). Returns the meta dict."""
+    curve.csv and meta.json (no timings: same params, same bytes). Returns the meta dict. The folder is written
+    under a temporary name and renamed when complete: an interrupted run leaves no half-written fold."""
     assert result.model is not None and result.probs is not None
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(result.model.state_dict(), out / "model.pt")
-    with (out / "predictions.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["sample_id", "dataset", "subject", "fold", "label", "pred", *[f"prob_{c}" for c in data.classes]])
-        for i, p in zip(result.split.test, result.probs):
-            w.writerow([data.sample_ids[i], data.datasets[i], data.subjects[i], result.fold,
-                        data.classes[data.labels[i]], data.classes[int(p.argmax())], *[f"{x:.6f}" for x in p]])
-    with (out / "curve.csv").open("w", newline="") as fh:
-        keys = list(result.curve[0]) if result.curve else ["epoch", "train_loss", "train_acc"]
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        for row in result.curve:
-            w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
-    meta = {"fold": result.fold, "train_samples": int(len(result.split.train)),
-            "val_samples": int(len(result.split.val)), "test_samples": int(len(result.split.test)),
-            "epochs_run": len(result.curve), "epoch_used": result.epoch_used, "selection": result.selection,
-            "device": result.device, "model": asdict(model_cfg), "train": asdict(cfg)}
-    (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    final, out = out, temporary_name(out)
+    try:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        torch.save(result.model.state_dict(), out / "model.pt")
+        with (out / "predictions.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["sample_id", "dataset", "subject", "fold", "label", "pred",
+                        *[f"prob_{c}" for c in data.classes]])
+            for i, p in zip(result.split.test, result.probs):
+                w.writerow([data.sample_ids[i], data.datasets[i], data.subjects[i], result.fold,
+                            data.classes[data.labels[i]], data.classes[int(p.argmax())], *[f"{x:.6f}" for x in p]])
+        with (out / "curve.csv").open("w", newline="") as fh:
+            keys = list(result.curve[0]) if result.curve else ["epoch", "train_loss", "train_acc"]
+            w = csv.DictWriter(fh, fieldnames=keys)
+            w.writeheader()
+            for row in result.curve:
+                w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+        meta = {"fold": result.fold, "train_samples": int(len(result.split.train)),
+                "val_samples": int(len(result.split.val)), "test_samples": int(len(result.split.test)),
+                "epochs_run": len(result.curve), "epoch_used": result.epoch_used, "selection": result.selection,
+                "device": result.device, "model": asdict(model_cfg), "train": asdict(cfg)}
+        (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        out.rename(final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     return meta

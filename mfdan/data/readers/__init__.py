@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mfdan.core.errors import DatasetError
 from mfdan.data.readers import casme2, samm, smic
 from mfdan.data.protocols import DATASETS
 from mfdan.data.records import Sample
@@ -15,4 +16,18 @@ def read_dataset(name: str, root: str | Path, **options) -> list[Sample]:
     """Read dataset ``name`` (``casme2``, ``samm`` or ``smic``) from its native layout at ``root``."""
     if name not in READERS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")
-    return READERS[name](root, **options)
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(root, f"{name} dataset folder not found")
+    samples = READERS[name](root, **options)
+    check_inside(samples, root)
+    return samples
+
+
+def check_inside(samples: list[Sample], root: Path) -> None:
+    """Every frame path must resolve inside the dataset folder (no ``..`` or absolute escapes from a sheet)."""
+    base = root.resolve()
+    for s in samples:
+        for p in s.frames:
+            if not p.resolve().is_relative_to(base):
+                raise DatasetError(p, f"frame of {s.sample_id} resolves outside the dataset folder {root}")

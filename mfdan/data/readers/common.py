@@ -105,6 +105,7 @@ def read_coded(
     """
     samples: list[Sample] = []
     folders_in_sheet: set[str] = set()
+    first_row: dict[tuple[str, str], int] = {}
     for row, cells in read_sheet(sheet, columns):
         try:
             folder = subject_folder(cells["subject"])
@@ -114,9 +115,18 @@ def read_coded(
         onset = parse_frame(sheet, row, "onset", cells["onset"])
         apex = parse_frame(sheet, row, "apex", cells["apex"], optional=True)
         offset = parse_frame(sheet, row, "offset", cells["offset"])
-        if not cells["filename"]:
+        name_cell = cells["filename"]
+        if not name_cell:
             raise DatasetError(sheet, "empty Filename cell", row=row)
-        clip_dir = frame_root / folder / cells["filename"]
+        if Path(name_cell).is_absolute() or len(Path(name_cell).parts) != 1 or name_cell in (".", ".."):
+            raise DatasetError(sheet, f"Filename {name_cell!r} is not a clip folder name (a path must not leave "
+                                      f"the subject folder)", row=row)
+        key = (folder, name_cell)
+        if key in first_row:
+            raise DatasetError(sheet, f"rows {first_row[key]} and {row} both describe clip {folder}/{name_cell}",
+                               row=row)
+        first_row[key] = row
+        clip_dir = frame_root / folder / name_cell
         if not clip_dir.is_dir():
             raise DatasetError(clip_dir, f"clip folder of row {row} of {sheet.name} not found")
         index = frame_index(clip_dir, frame_re, prefer=prefer)
