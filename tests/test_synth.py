@@ -1,5 +1,6 @@
 """The generator: deterministic bytes, faces dlib can find, subtle localized AU motion, atomic output."""
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +96,49 @@ def test_refuses_to_overwrite(tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(FileExistsError, match="already exists"):
         synthesize("smic", tmp_path / "out", TINY)
+
+
+SYNTH_TREE_HASH = """
+import hashlib, sys
+from pathlib import Path
+from mfdan.synth.generator import synthesize
+from tests.conftest import TINY
+out = Path(sys.argv[1])
+synthesize("all", out, TINY)
+h = hashlib.sha256()
+for p in sorted(out.rglob("*")):
+    if p.is_file():
+        h.update(p.relative_to(out).as_posix().encode() + b"\\0" + p.read_bytes())
+print(h.hexdigest())
+"""
+
+
+def reduced_isa_env() -> dict[str, str]:
+    """Every run-time-dispatched SIMD feature this machine has, switched off: OpenCV's (its features line marks
+    them with *), NumPy's dispatch targets, libjpeg-turbo's SIMD and glibc's AVX/FMA math variants; what a
+    machine with only the x86-64 baseline would run."""
+    import cv2
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    cv_off = [f.lstrip("*") for f in cv2.getCPUFeaturesLine().split() if f.startswith("*")]
+    np_off = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+    return {"OPENCV_CPU_DISABLE": ",".join(cv_off), "NPY_DISABLE_CPU_FEATURES": " ".join(np_off),
+            "JSIMD_FORCENONE": "1", "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX2,-FMA,-AVX"}
+
+
+def test_demo_data_is_byte_identical_across_cpu_feature_levels(tmp_path):
+    """The demo dataset every user starts from must not depend on the CPU: the same generator run with all
+    SIMD features disabled writes the same bytes (layouts, sheets and manifests) as on this machine."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    hashes = {}
+    for name, extra in (("native", {}), ("baseline", reduced_isa_env())):
+        env = {k: v for k, v in os.environ.items() if k not in reduced_isa_env()} | extra
+        res = subprocess.run([sys.executable, "-c", SYNTH_TREE_HASH, str(tmp_path / name)], cwd=repo, env=env,
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        hashes[name] = res.stdout.strip().splitlines()[-1]
+    assert hashes["native"] == hashes["baseline"], hashes

@@ -18,13 +18,15 @@ from the public coding sheets shipped in ``mfdan/data/resources`` (SMIC-HS: the 
 durations compressed to ``max_frames``. Everything is drawn from ``numpy.random.default_rng`` seeded by
 ``(seed, layout, subject, sample)``, so the same config writes the same bytes (spreadsheets included:
 their zip timestamps are fixed). dlib must detect the face in every frame written; the generator
-checks that and fails loudly otherwise.
+checks that and fails loudly otherwise. The image arithmetic is :mod:`mfdan.synth.exact`, so the same config
+writes the same bytes on any x86-64 CPU, whatever SIMD features it has (tested with features disabled).
 """
 from __future__ import annotations
 
 import datetime as dt
 import io
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -45,6 +47,7 @@ from mfdan.core.progress import Progress
 from mfdan.data.protocols import DATASETS, GROUP_3, reference_rows
 from mfdan.data.readers import smic
 from mfdan.preprocess import landmarks as lm
+from mfdan.synth import exact
 
 LAYOUTS = DATASETS  # one native layout per dataset
 FIXED_TIME = dt.datetime(2000, 1, 1)
@@ -187,39 +190,39 @@ def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig)
 # --- rendering ----------------------------------------------------------------------------------------
 @dataclass
 class Identity:
-    image: np.ndarray        # H×W×3 float32 RGB, 0..255, before noise
+    image: np.ndarray        # H×W×3 float64 RGB, 0..255, before noise
     points: np.ndarray       # 68×2 landmarks on ``image``
 
 
 def make_identity(layout: str, subject: str, cfg: SynthConfig) -> Identity:
-    """One subject's face: geometry, shape, skin tone and illumination drawn from the subject's seed."""
-    src = base_face().astype(np.float32)
+    """One subject's face: geometry, shape, skin tone and illumination drawn from the subject's seed. All
+    arithmetic is :mod:`mfdan.synth.exact` (float64, the same bits on every CPU)."""
+    src = base_face()
     s = cfg.frame_size
     for attempt in range(20):
         rng = _rng(cfg, layout, subject, "identity", str(attempt))
         # geometry: map a ~190 px box around the astronaut's face (centre ≈ (224, 132)) to the frame
         scale = s / 190.0 * rng.uniform(0.92, 1.08)
         aspect = rng.uniform(0.94, 1.06)
-        angle = np.deg2rad(rng.uniform(-4, 4))
+        angle = math.radians(rng.uniform(-4, 4))
         cx, cy = 224 + rng.uniform(-6, 6), 132 + rng.uniform(-6, 6)
-        a = np.array([[scale * aspect * np.cos(angle), -scale * np.sin(angle)],
-                      [scale * aspect * np.sin(angle), scale * np.cos(angle)]])
-        t = np.array([s / 2, s / 2]) - a @ np.array([cx, cy])
-        img = cv2.warpAffine(src, np.hstack([a, t[:, None]]), (s, s), flags=cv2.INTER_CUBIC,
-                             borderMode=cv2.BORDER_REFLECT)
+        cos, sin = math.cos(angle), math.sin(angle)
+        a = [[scale * aspect * cos, -scale * sin], [scale * aspect * sin, scale * cos]]
+        t = [s / 2 - (a[0][0] * cx + a[0][1] * cy), s / 2 - (a[1][0] * cx + a[1][1] * cy)]
+        img = exact.warp_affine(src, np.array([[*a[0], t[0]], [*a[1], t[1]]]), (s, s))
         # face shape: smooth low-frequency elastic warp, up to ~2.5 % of the frame
-        coarse = rng.normal(0, 0.012 * s, size=(2, 4, 4)).astype(np.float32)
-        dx, dy = (cv2.resize(c, (s, s), interpolation=cv2.INTER_CUBIC) for c in coarse)
-        gx, gy = np.meshgrid(np.arange(s, dtype=np.float32), np.arange(s, dtype=np.float32))
-        img = cv2.remap(img, gx - dx, gy - dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        coarse = rng.normal(0, 0.012 * s, size=(2, 4, 4))
+        dx, dy = (exact.resize(c, (s, s)) for c in coarse)
+        gx, gy = exact.grid(s, s)
+        img = exact.sample_cubic(img, gx - dx, gy - dy)
         # skin tone and illumination
-        gain = rng.uniform([0.85, 0.82, 0.78], [1.10, 1.05, 1.05]).astype(np.float32)
+        gain = rng.uniform([0.85, 0.82, 0.78], [1.10, 1.05, 1.05])
         gamma = rng.uniform(0.85, 1.15)
-        img = 255.0 * (np.clip(img * gain, 0, 255) / 255.0) ** gamma
-        theta = rng.uniform(0, 2 * np.pi)
-        ramp = ((gx - s / 2) * np.cos(theta) + (gy - s / 2) * np.sin(theta)) / s
+        img = 255.0 * exact.power(np.clip(img * gain, 0, 255) / 255.0, gamma)
+        theta = rng.uniform(0, 2 * math.pi)
+        ramp = ((gx - s / 2) * math.cos(theta) + (gy - s / 2) * math.sin(theta)) / s
         img = img * (rng.uniform(0.85, 1.1) * (1 + rng.uniform(0, 0.35) * ramp))[..., None]
-        img = np.clip(img, 0, 255).astype(np.float32)
+        img = np.clip(img, 0, 255)
         u8 = img.round().astype(np.uint8)
         found = lm.detect_face(u8)
         if found is None:
@@ -231,25 +234,23 @@ def make_identity(layout: str, subject: str, cfg: SynthConfig) -> Identity:
 def motion_field(points: np.ndarray, aus: Iterable[str], size: int) -> np.ndarray:
     """Displacement field (2×H×W) of the given AUs anchored on 68 landmarks, scaled so its longest vector is 1."""
     le, re_ = lm.eye_centres(points)
-    sigma = SIGMA_FRAC * float(np.linalg.norm(re_ - le))
-    gx, gy = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64))
+    sigma = SIGMA_FRAC * math.hypot(float(re_[0] - le[0]), float(re_[1] - le[1]))
     field_ = np.zeros((2, size, size))
     for au in aus:
         for idx, (ux, uy) in AU_MOTION[au]:
-            px, py = points[idx]
-            bump = np.exp(-((gx - px) ** 2 + (gy - py) ** 2) / (2 * sigma**2))
+            px, py = (float(v) for v in points[idx])
+            # a separable Gaussian bump: exp(−(x−px)²/2σ²) · exp(−(y−py)²/2σ²), (size, size)
+            bump = exact.gaussian_1d(size, py, sigma)[:, None] * exact.gaussian_1d(size, px, sigma)[None, :]
             field_[0] += ux * bump
             field_[1] += uy * bump
-    peak = np.hypot(field_[0], field_[1]).max()  # the amplitude is the peak displacement length
-    return (field_ / peak if peak > 0 else field_).astype(np.float32)
+    peak = float(np.sqrt(field_[0] * field_[0] + field_[1] * field_[1]).max())  # the peak displacement length
+    return field_ / peak if peak > 0 else field_
 
 
 def temporal_profile(n: int, apex: int) -> np.ndarray:
     """Motion weight per frame: 0 at onset and offset, 1 at the apex, smooth (sin²/cos²) in between."""
-    t = np.arange(n, dtype=np.float64)
-    rise = np.sin(0.5 * np.pi * t / apex) ** 2
-    fall = np.cos(0.5 * np.pi * (t - apex) / (n - 1 - apex)) ** 2
-    return np.where(t <= apex, rise, fall)
+    return np.array([math.sin(0.5 * math.pi * t / apex) ** 2 if t <= apex
+                     else math.cos(0.5 * math.pi * (t - apex) / (n - 1 - apex)) ** 2 for t in range(n)])
 
 
 def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np.ndarray]:
@@ -260,15 +261,13 @@ def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np
     amp = rng.uniform(*cfg.amplitude)
     unit = motion_field(identity.points, plan.motion, s)
     weights = temporal_profile(n, plan.apex - plan.onset)
-    gx, gy = np.meshgrid(np.arange(s, dtype=np.float32), np.arange(s, dtype=np.float32))
+    gx, gy = exact.grid(s, s)
     frames = []
     for w in weights:
         jx, jy = rng.normal(0, cfg.jitter, size=2)
-        d = amp * w * unit
+        d = (amp * w) * unit
         # backward map: content at p moves to p + d (first order, d is small and smooth)
-        img = cv2.remap(identity.image, (gx - d[0] - jx).astype(np.float32), (gy - d[1] - jy).astype(np.float32),
-                        cv2.INTER_CUBIC,
-                        borderMode=cv2.BORDER_REFLECT)
+        img = exact.sample_cubic(identity.image, gx - d[0] - jx, gy - d[1] - jy)
         img = img + rng.normal(0, cfg.noise, size=img.shape)
         frames.append(np.clip(img, 0, 255).round().astype(np.uint8))
     return frames
