@@ -92,7 +92,9 @@ def test_nan_cache_stops_training_naming_the_fold():
                     sample_ids=[str(i) for i in range(n)], datasets=["d"] * n, subjects=[f"s{i % 4}" for i in range(n)],
                     classes=["a", "b", "c"])
     model = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4,
-                        flow_encoder_input=8, flow_encoder_dim=4)
+                        flow_encoder_input=8, flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3),
+                        flow_encoder_strides=(1, 1), flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2),
+                        flow_encoder_dim=4)
     with pytest.raises(NonFiniteError, match="fold d_s0, epoch 1"):
         train_fold("d_s0", data, model, TrainConfig(epochs=1, batch=8, device="cpu"), progress=False)
 
