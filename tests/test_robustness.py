@@ -26,8 +26,11 @@ from tests.conftest import TINY
 REPO = Path(__file__).resolve().parents[1]
 
 
+ENV = dict(os.environ, PYTHONPATH=str(REPO))  # stage scripts import this checkout's mfdan
+
+
 def run_script(args, cwd=REPO, **kw):
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=ENV, **kw)
 
 
 # 1. Ctrl-C is a failure, not a success, and leaves no output --------------------------------------------
@@ -36,7 +39,7 @@ def test_interrupted_stage_exits_130_and_leaves_nothing(tmp_path):
     params.write_text(yaml.safe_dump({"synth": {"subjects": 4, "samples_per_subject": 6, "check_faces": True}}))
     out = tmp_path / "raw"
     proc = subprocess.Popen([sys.executable, "pipeline/synth.py", "--params", str(params), "--out", str(out)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".raw.") for p in tmp_path.iterdir()):
         time.sleep(0.2)  # wait until the generator is writing
@@ -238,7 +241,8 @@ def test_an_orphaned_writer_does_not_collide_with_a_new_one(tmp_path):
     """An orphaned writer (its `dvc` killed) still writing while a new run writes the same file: both must
     finish, each with its own temporary file."""
     target = tmp_path / "flow.h5"
-    orphan = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    orphan = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                              text=True)
     assert orphan.stdout.readline().strip() == "started"
     with RowWriter(target, 2, {"x": ((4,), "f4")}) as w:
         w.write(0, x=np.ones(4))
