@@ -79,6 +79,21 @@ def validate(
 
 
 @app.command()
+def protocols(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: protocol -> class -> "
+                                                              "count.")] = False) -> None:
+    """Print each protocol's reference sample count per class (what a complete copy of the dataset(s) holds;
+    casme2 / samm / smic are MFDAN's Table II sets)."""
+    from mfdan.data.protocols import reference_counts
+
+    counts = reference_counts()
+    if as_json:
+        typer.echo(json.dumps(counts))
+        return
+    for name, per_class in counts.items():
+        typer.echo(f"{name:<11} {sum(per_class.values()):>4}  " + "  ".join(f"{c} {n}" for c, n in per_class.items()))
+
+
+@app.command()
 def folds(cache: Annotated[Path, typer.Option(help="The packed cache (data/cache.h5).")] = Path("data/cache.h5")) -> None:
     """Print the LOSO fold list of a packed cache, ready to paste into params.yaml."""
     from mfdan.data.folds import cache_folds, folds_fix

@@ -48,11 +48,33 @@ def test_every_params_file_builds_every_section(path):
     assert resolved["model"]["img_size"] == resolved["flow"]["output_size"] == resolved["align"]["output_size"]
 
 
-def test_paper_gpu_profile_is_the_paper_configuration():
-    from mfdan.model import MFDANConfig
+PAPER_DROPKEY = {"composite": 0.3, "casme2": 0.4, "samm": 0.3, "smic": 0.3}
 
-    p = Params.load(REPO / "profiles" / "paper-gpu.yaml")
-    assert p.section("model", MFDANConfig, dropkey=0.1) == MFDANConfig(dropkey=0.1)
+
+@pytest.mark.parametrize("name", sorted(PAPER_DROPKEY))
+def test_paper_profiles_pin_the_quoted_settings(name):
+    """Sec. IV: focal γ 2.0, lr 0.0001, batch 16; Sec. V: DropKey 0.4 for CASME II, 0.3 for SAMM and SMIC;
+    224 px, C 96, heads 3/6, window 7, SSSN encoder (the MFDANConfig defaults); Adan; the Table II set."""
+    from mfdan.model import MFDANConfig
+    from mfdan.train.loop import TrainConfig
+
+    p = Params.load(REPO / "profiles" / f"paper-{name}.yaml")
+    assert p.dropkey == PAPER_DROPKEY[name]
+    model = p.section("model", MFDANConfig, dropkey=p.dropkey)
+    assert model == MFDANConfig(dropkey=PAPER_DROPKEY[name])
+    assert (model.img_size, model.embed_dim, model.heads, model.window) == (224, 96, (3, 6), 7)
+    assert (model.flow_encoder_channels, model.flow_encoder_kernels, model.flow_encoder_strides) == \
+        ((96, 256), (11, 5), (4, 1))
+    train = p.section("train", TrainConfig)
+    assert (train.loss, train.gamma, train.lr, train.batch, train.optimizer) == ("focal", 2.0, 1e-4, 16, "adan")
+    assert train.adamw_betas == (0.9, 0.999)
+    assert p.section("data").protocol == name
+    resolved = p.resolved()
+    assert resolved["align"]["output_size"] == resolved["flow"]["output_size"] == 224
+    from mfdan.data.protocols import cde_list, get_protocol
+
+    want = sorted({f"{d}_{s}" for d, s, _ in cde_list() if d in get_protocol(name).datasets})
+    assert p.folds == want
 
 
 def test_no_param_is_named_size_or_nfiles():

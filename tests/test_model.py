@@ -1,6 +1,7 @@
 """MFDAN's concepts, each checked on its own and against a slower reference path."""
 import itertools
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,8 @@ from mfdan.model.windows import (SHIFT_MASK_VALUE, relative_position_index, shif
                            window_reverse)
 
 SMALL = dict(img_size=112, patch_size=2, embed_dim=24, merge_dims=(48, 96, 96), heads=(3, 4),
-             flow_encoder_input=56, flow_encoder_dim=32)
+             flow_encoder_input=56, flow_encoder_channels=(6, 16), flow_encoder_kernels=(5, 5),
+             flow_encoder_strides=(1, 1), flow_encoder_paddings=(2, 2), flow_encoder_pool=(2, 2), flow_encoder_dim=32)
 
 
 @pytest.mark.parametrize("b,h,w,c,win", [(2, 14, 14, 5, 7), (1, 56, 56, 3, 7), (3, 8, 12, 2, 4)])
@@ -230,7 +232,9 @@ def test_paper_configuration_parameter_count():
     model = MFDAN()
     parts = parameter_breakdown(model)
     assert sum(parts.values()) == sum(p.numel() for p in model.parameters())
-    assert 15e6 < sum(parts.values()) < 25e6
+    # SSSN encoder by hand: conv1 3·96·11² + 96, conv2 96·256·5² + 256, FC 256·12²·256 + 256
+    assert parts["flow_encoder"] == (3 * 96 * 121 + 96) + (96 * 256 * 25 + 256) + (256 * 144 * 256 + 256) == 10_087_040
+    assert sum(parts.values()) == 27_611_255
     shared = MFDAN(MFDANConfig(share_patch_embed=True, share_merging=True))
     assert sum(p.numel() for p in shared.parameters()) == sum(parts.values()) - parts["flow_embed"] - parts["flow_merge"]
 
@@ -263,8 +267,44 @@ def test_adan_betas_reach_the_optimizer_converted():
     assert type(opt).__name__ == "Adan"
     assert opt.param_groups[0]["betas"] == pytest.approx((0.02, 0.08, 0.01))
     assert opt.param_groups[0]["weight_decay"] == 0.02
-    adamw = build_optimizer(p, "adamw", lr=1e-3, betas=(0.9, 0.999, 0.99))
+    adamw = build_optimizer(p, "adamw", lr=1e-3, betas=(0.9, 0.999))
     assert adamw.param_groups[0]["betas"] == (0.9, 0.999)
+
+
+def test_adamw_uses_its_own_betas_not_adans():
+    """Table V, M4: the AdamW comparison runs with AdamW's standard (0.9, 0.999), not Adan's betas."""
+    from mfdan.train.fold_data import FoldData
+    from mfdan.train.loop import TrainConfig
+
+    cfg = TrainConfig(optimizer="adamw")
+    assert cfg.adamw_betas == (0.9, 0.999) and cfg.betas == (0.98, 0.92, 0.99)
+    seen = {}
+    import mfdan.train.loop as loop
+
+    real = loop.build_optimizer
+
+    def spy(params, name, **kw):
+        seen[name] = kw["betas"]
+        return real(params, name, **kw)
+
+    loop.build_optimizer = spy
+    try:
+        n, s = 4, 32
+        rng = np.random.default_rng(0)
+        data = FoldData(train_images=rng.integers(0, 255, (n, 1, s, s, 3), dtype=np.uint8),
+                        eval_images=rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8),
+                        flow=rng.normal(size=(n, 3, s, s)).astype(np.float32), labels=np.arange(n) % 3,
+                        folds=["d_a", "d_a", "d_b", "d_b"], sample_ids=list("abcd"), datasets=["d"] * n,
+                        subjects=["a", "a", "b", "b"], classes=["x", "y", "z"])
+        small = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4,
+                            flow_encoder_input=8, flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3),
+                            flow_encoder_strides=(1, 1), flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2),
+                            flow_encoder_dim=4)
+        loop.train_fold("d_a", data, small, TrainConfig(optimizer="adamw", epochs=1, batch=4, device="cpu"),
+                        progress=False)
+    finally:
+        loop.build_optimizer = real
+    assert seen == {"adamw": (0.9, 0.999)}
 
 
 def test_balanced_sampler_equalises_classes():
@@ -293,3 +333,21 @@ def test_cuda_matches_cpu():
     cpu = model(image, flow)
     gpu = model.cuda()(image.cuda(), flow.cuda()).cpu()
     torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-4)
+
+
+def test_paper_flow_encoder_is_sssn():
+    """Sec. III-A uses SSSN's shallow structure: a shallow AlexNet — 96 filters 11×11 stride 4, then 256
+    filters 5×5, each with ReLU, max-pooling and LRN — then a fully connected layer, on the 224² flow map."""
+    from torch import nn
+
+    enc = MFDAN(MFDANConfig()).flow_encoder
+    layers = list(enc.features)
+    assert [type(m).__name__ for m in layers] == ["Conv2d", "ReLU", "MaxPool2d", "LocalResponseNorm2d"] * 2
+    c1, c2 = layers[0], layers[4]
+    assert (c1.in_channels, c1.out_channels, c1.kernel_size, c1.stride) == (3, 96, (11, 11), (4, 4))
+    assert (c2.in_channels, c2.out_channels, c2.kernel_size, c2.stride, c2.padding) == (96, 256, (5, 5), (1, 1), (2, 2))
+    assert all((m.kernel_size, m.stride) == (3, 2) for m in (layers[2], layers[6]))
+    assert enc.pool == 1  # the full 224 × 224 map, no average pooling first
+    assert isinstance(enc.fc, nn.Linear) and enc.fc.in_features == 256 * 12 * 12  # 224 → 54 → 26 → 26 → 12
+    with torch.no_grad():
+        assert enc(torch.randn(2, 3, 224, 224)).shape == (2, 256)

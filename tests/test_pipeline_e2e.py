@@ -1,5 +1,5 @@
 """The whole DVC pipeline on a tiny generated dataset, in a temporary git repository: metrics keys exist,
-a rerun is a no-op, adding a fold trains only that fold, `dvc exp run -S dropkey=0.3` retrains and
+a rerun is a no-op, adding a fold trains only that fold, `dvc exp run -S dropkey=0.4` retrains and
 `dvc metrics diff` / `dvc params diff` show it, a `flow` change reruns flow → pack → folds but never MagNet,
 `dvc plots show` renders."""
 import json
@@ -25,7 +25,9 @@ def ran(out: str) -> set[str]:
 
 
 def sh(cmd: str, cwd: Path) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    # PYTHONPATH: the stages import the temporary repository's own copy of mfdan, not whichever checkout the
+    # editable install points at
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(cwd),
                GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
     res = subprocess.run(cmd, cwd=cwd, shell=True, capture_output=True, text=True, env=env)
     assert res.returncode == 0, f"{cmd}\n{res.stdout}\n{res.stderr}"
@@ -43,8 +45,8 @@ def tiny_params() -> dict:
     p["flow"] |= {"output_size": 64, "workers": 1}
     p["magnet"] |= {"iterations": 2, "batch": 2, "patch": 32, "eval_pairs": 4}
     p["magnify"] |= {"variants": 1}
-    p["model"] = {"img_size": 64, "patch_size": 4, "embed_dim": 16, "merge_dims": [16, 16, 16], "heads": [2, 2],
-                  "window": 8, "flow_encoder_input": 16, "flow_encoder_dim": 8}
+    p["model"] = {**p["model"], "img_size": 64, "patch_size": 4, "embed_dim": 16, "merge_dims": [16, 16, 16],
+                  "heads": [2, 2], "window": 8, "flow_encoder_input": 16, "flow_encoder_dim": 8}
     p["train"] |= {"epochs": 2, "batch": 4}
     return p
 
@@ -72,7 +74,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     # adding the last subject to `folds` trains that fold only, then evaluates
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh("dvc repro", repo)
-    assert ran(out) == {f"train@{folds[-1]}", "evaluate"}, out
+    assert ran(out) == {f"train@{folds[-1]}", "evaluate", "gradcam"}, out
     loso = json.loads((repo / "metrics/loso.json").read_text())
     for key in ("uf1", "uar", "accuracy", "per_dataset", "per_fold", "class_counts", "epoch_selection", "device"):
         assert key in loso
@@ -87,14 +89,23 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     first = (repo / "metrics/loso.json").read_bytes()
 
     sh("git add -A && git commit -qm baseline", repo)
-    exp = sh("dvc exp run -S dropkey=0.3", repo)
-    assert ran(exp) == {f"train@{f}" for f in folds} | {"evaluate"}, exp
+    exp = sh("dvc exp run -S dropkey=0.4", repo)
+    assert ran(exp) == {f"train@{f}" for f in folds} | {"evaluate", "gradcam"}, exp
     assert "dropkey" in sh("dvc params diff", repo)
     diff = sh("dvc metrics diff --all", repo)
     assert "metrics/loso.json" in diff and "uf1" in diff
 
     sh("dvc plots show -o plots_out", repo)
-    assert (repo / "plots_out" / "index.html").is_file()
+    html = (repo / "plots_out" / "index.html").read_text()
+    # Fig. 5: one confusion file per dataset and for all samples; DVC renders those with rows (CASME II here)
+    assert sorted(p.name for p in (repo / "metrics/confusion").iterdir()) == ["all.csv", "casme2.csv", "samm.csv",
+                                                                               "smic.csv"]
+    for title in ("all samples", "CASME II"):
+        assert f"Fig. 5: confusion, {title}" in html
+    assert "gradcam" in html  # Fig. 6 grids as image plots
+    cams = sorted((repo / "data/gradcam").rglob("*.png"))
+    assert len(cams) == loso["samples"] and {p.parent.name for p in cams} == set(folds)
+    assert list((repo / "metrics/gradcam").glob("*.png"))
 
     # same params, same bytes: back to the baseline, retrain one fold from scratch and re-evaluate
     sh(f"git checkout -q -- . && dvc checkout -q && dvc repro --force --single-item train@{folds[0]}", repo)
@@ -105,4 +116,4 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     # a flow parameter reruns flow -> pack -> every fold -> evaluate; alignment and MagNet stay
     sh("git checkout -q -- . && dvc checkout -q", repo)
     exp = sh("dvc exp run -S flow.tau=0.2", repo)
-    assert ran(exp) == {"flow", "pack", "evaluate"} | {f"train@{f}" for f in folds}, exp
+    assert ran(exp) == {"flow", "pack", "evaluate", "gradcam"} | {f"train@{f}" for f in folds}, exp

@@ -148,16 +148,19 @@ def test_unreadable_frame_error_crosses_worker_processes(tmp_path):
 
 
 def test_flow_peak_spotting_on_generated_clips(synth_root):
-    errors = []
-    for s in read_dataset("casme2", synth_root / "casme2") + read_dataset("samm", synth_root / "samm"):
-        if get_protocol("casme2" if s.dataset == "casme2" else "samm").label(s) is None:
-            continue  # 'others' clips move little
-        from mfdan.data.images import read_image
+    """Spotting must find the annotated apex better than the middle-frame guess (on these clips the old mean-
+    magnitude score did not: 1.08 frames mean error against 0.5 for the middle frame)."""
+    from mfdan.data.images import read_image
 
+    errors, middle = [], []
+    for s in read_dataset("casme2", synth_root / "casme2") + read_dataset("samm", synth_root / "samm"):
+        if get_protocol(f"{s.dataset}_all").label(s) is None:
+            continue  # 'others' clips move little
         frames = [read_image(p) for p in s.frames]
         errors.append(abs(spot_apex(frames) - s.apex))
+        middle.append(abs(s.offset // 2 - s.apex))
     assert len(errors) >= 8
-    assert np.mean(errors) <= 1.0 and max(errors) <= 2, errors
+    assert np.mean(errors) < np.mean(middle) and max(errors) <= 1, (errors, middle)
 
 
 def _tree_bytes(*paths):

@@ -3,7 +3,8 @@ from collections import Counter
 import pytest
 
 from mfdan.data.readers import smic
-from mfdan.data.protocols import CLASSES_3, GROUP_3, PROTOCOLS, cde_list, get_protocol, reference_rows
+from mfdan.data.protocols import (CLASSES_3, GROUP_3, PROTOCOLS, cde_list, get_protocol, reference_counts,
+                                  reference_rows)
 from mfdan.data.records import Sample, resolve_apex
 
 
@@ -42,11 +43,51 @@ def test_composite_takes_membership_and_label_from_the_list():
                                                        ("s01_ne_01", "negative")]
 
 
-def test_dataset_protocol_expectations_come_from_reference_sheets():
-    assert Counter(PROTOCOLS["samm"].expected().values()) == {"negative": 92, "positive": 26, "surprise": 15}
-    assert Counter(PROTOCOLS["smic"].expected().values()) == {"negative": 70, "positive": 51, "surprise": 43}
+TABLE_II = {"casme2": {"negative": 88, "positive": 32, "surprise": 25},
+            "samm": {"negative": 92, "positive": 26, "surprise": 15},
+            "smic": {"negative": 70, "positive": 51, "surprise": 43},
+            "composite": {"negative": 250, "positive": 109, "surprise": 83}}
+
+
+def test_dataset_protocols_are_the_table_ii_sets():
+    """MFDAN Table II: CASME II 145, SAMM 133, SMIC-HS 164 samples, the CDE parts."""
+    counts = reference_counts()
+    for name, want in TABLE_II.items():
+        assert counts[name] == want, name
+    for name in ("casme2", "samm", "smic"):
+        assert PROTOCOLS[name].expected() == {k: v for k, v in cde_list().items() if k[0] == name}
+
+
+def test_dataset_protocol_takes_membership_and_label_from_the_list():
+    proto = get_protocol("casme2")
+    kept = proto.select([_sample("casme2", "sub17", "EP01_13", "others"),    # listed (as surprise)
+                         _sample("casme2", "sub01", "EP04_02", "others"),    # not listed
+                         _sample("samm", "006", "006_1_2", "anger")])        # another dataset
+    assert [(s.sample_id, lab) for s, lab in kept] == [("EP01_13", "surprise")]
+
+
+def test_whole_sheet_protocols_regroup_every_row():
     assert len(reference_rows("casme2")) == 246 and len(reference_rows("samm")) == 159
-    assert PROTOCOLS["casme2"].classes == CLASSES_3
+    casme = Counter(PROTOCOLS["casme2_all"].expected().values())
+    assert sum(casme.values()) == 147 and PROTOCOLS["casme2_all"].classes == CLASSES_3
+    # an unlisted clip of the sheet is kept, with the sheet's own (regrouped) label
+    kept = PROTOCOLS["casme2_all"].select([_sample("casme2", "sub01", "EP99_01", "happiness")])
+    assert [lab for _, lab in kept] == ["positive"]
+
+
+def test_cli_protocols_json_prints_the_reference_counts():
+    import json
+
+    from typer.testing import CliRunner
+
+    from mfdan.cli import app
+
+    res = CliRunner().invoke(app, ["protocols", "--json"])
+    assert res.exit_code == 0, res.output
+    shown = json.loads(res.output)
+    assert {k: shown[k] for k in TABLE_II} == TABLE_II and set(shown) == set(PROTOCOLS)
+    table = CliRunner().invoke(app, ["protocols"]).output
+    assert "casme2" in table and "88" in table
 
 
 def test_unknown_protocol_names_the_choices():

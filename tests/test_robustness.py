@@ -26,8 +26,11 @@ from tests.conftest import TINY
 REPO = Path(__file__).resolve().parents[1]
 
 
+ENV = dict(os.environ, PYTHONPATH=str(REPO))  # stage scripts import this checkout's mfdan
+
+
 def run_script(args, cwd=REPO, **kw):
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=ENV, **kw)
 
 
 # 1. Ctrl-C is a failure, not a success, and leaves no output --------------------------------------------
@@ -36,7 +39,7 @@ def test_interrupted_stage_exits_130_and_leaves_nothing(tmp_path):
     params.write_text(yaml.safe_dump({"synth": {"subjects": 4, "samples_per_subject": 6, "check_faces": True}}))
     out = tmp_path / "raw"
     proc = subprocess.Popen([sys.executable, "pipeline/synth.py", "--params", str(params), "--out", str(out)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".raw.") for p in tmp_path.iterdir()):
         time.sleep(0.2)  # wait until the generator is writing
@@ -92,7 +95,9 @@ def test_nan_cache_stops_training_naming_the_fold():
                     sample_ids=[str(i) for i in range(n)], datasets=["d"] * n, subjects=[f"s{i % 4}" for i in range(n)],
                     classes=["a", "b", "c"])
     model = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4,
-                        flow_encoder_input=8, flow_encoder_dim=4)
+                        flow_encoder_input=8, flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3),
+                        flow_encoder_strides=(1, 1), flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2),
+                        flow_encoder_dim=4)
     with pytest.raises(NonFiniteError, match="fold d_s0, epoch 1"):
         train_fold("d_s0", data, model, TrainConfig(epochs=1, batch=8, device="cpu"), progress=False)
 
@@ -236,7 +241,8 @@ def test_an_orphaned_writer_does_not_collide_with_a_new_one(tmp_path):
     """An orphaned writer (its `dvc` killed) still writing while a new run writes the same file: both must
     finish, each with its own temporary file."""
     target = tmp_path / "flow.h5"
-    orphan = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    orphan = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                              text=True)
     assert orphan.stdout.readline().strip() == "started"
     with RowWriter(target, 2, {"x": ((4,), "f4")}) as w:
         w.write(0, x=np.ones(4))

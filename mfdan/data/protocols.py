@@ -1,13 +1,17 @@
 """Evaluation protocols: which samples count, under which class, and what a complete dataset holds.
 
-* ``casme2``, ``samm``, ``smic``: the 3-class regrouping of one dataset (MEGC2019 convention):
-  negative = repression, anger, contempt, disgust, fear, sadness; positive = happiness;
-  surprise = surprise; ``others``/``other`` are dropped.
-* ``casme2_5``, ``samm_5``: the common 5-class protocols (CASME II: happiness, disgust, repression,
-  surprise, others; SAMM: anger, contempt, happiness, surprise, other).
 * ``composite``: the MEGC2019 composite database evaluation (CDE), defined by its published list of
   442 samples from 68 subjects (``resources/megc2019_cde.csv``); its labels win where a dataset's own
   sheet maps differently (MEGC2019 re-annotated a few CASME II clips).
+* ``casme2``, ``samm``, ``smic``: the sample sets of MFDAN's Table II — each dataset's part of the CDE list,
+  membership *and* labels from the list (CASME II 145 = 88/32/25 negative/positive/surprise, SAMM 133 =
+  92/26/15, SMIC-HS 164 = 70/51/43).
+* ``casme2_all``, ``samm_all``: every row of whatever coding sheet the folder holds (other releases, a lab's
+  own recordings in the layout), regrouped into 3 classes: negative = repression, anger, contempt, disgust,
+  fear, sadness; positive = happiness; surprise = surprise; ``others``/``other`` are dropped. Nothing is
+  filtered by the reference lists.
+* ``casme2_5``, ``samm_5``: the common 5-class protocols (CASME II: happiness, disgust, repression,
+  surprise, others; SAMM: anger, contempt, happiness, surprise, other).
 
 Expectations (what a complete copy of the licensed dataset yields) come from the shipped public
 coding sheets (CASME II, SAMM) and from the CDE list (SMIC-HS, composite).
@@ -44,7 +48,7 @@ class Protocol:
     name: str
     datasets: tuple[str, ...]
     classes: tuple[str, ...]
-    #: fine label -> class for dataset protocols; None for the composite (list-defined)
+    #: fine label -> class for sheet-defined protocols; None for the CDE-list-defined ones
     mapping: dict[str, str | None] | None
 
     def label(self, sample: Sample) -> str | None:
@@ -67,7 +71,7 @@ class Protocol:
     def expected(self) -> dict[Key, str]:
         """Every sample a complete copy of the dataset(s) contributes, with its class."""
         if self.mapping is None:
-            return dict(cde_list())
+            return {k: v for k, v in cde_list().items() if k[0] in self.datasets}
         out: dict[Key, str] = {}
         for key, emotion in reference_labels(self.datasets).items():
             lab = self.mapping.get(emotion)
@@ -84,10 +88,12 @@ def _five(names: tuple[str, ...], aliases: dict[str, str] | None = None) -> dict
 
 
 PROTOCOLS = {
-    "casme2": Protocol("casme2", ("casme2",), CLASSES_3, GROUP_3),
-    "samm": Protocol("samm", ("samm",), CLASSES_3, GROUP_3),
-    "smic": Protocol("smic", ("smic",), CLASSES_3, GROUP_3),
-    "composite": Protocol("composite", ("casme2", "samm", "smic"), CLASSES_3, None),
+    "composite": Protocol("composite", DATASETS, CLASSES_3, None),
+    "casme2": Protocol("casme2", ("casme2",), CLASSES_3, None),
+    "samm": Protocol("samm", ("samm",), CLASSES_3, None),
+    "smic": Protocol("smic", ("smic",), CLASSES_3, None),
+    "casme2_all": Protocol("casme2_all", ("casme2",), CLASSES_3, GROUP_3),
+    "samm_all": Protocol("samm_all", ("samm",), CLASSES_3, GROUP_3),
     "casme2_5": Protocol("casme2_5", ("casme2",), ("happiness", "disgust", "repression", "surprise", "others"),
                          _five(("happiness", "disgust", "repression", "surprise", "others"))),
     "samm_5": Protocol("samm_5", ("samm",), ("anger", "contempt", "happiness", "surprise", "other"),
@@ -100,6 +106,16 @@ def get_protocol(name: str) -> Protocol:
         return PROTOCOLS[name]
     except KeyError:
         raise ValueError(f"unknown protocol {name!r}; expected one of {sorted(PROTOCOLS)}") from None
+
+
+def reference_counts() -> dict[str, dict[str, int]]:
+    """Protocol -> class -> number of samples a complete copy of the dataset(s) holds (classes in protocol
+    order): the Table II counts for ``casme2``, ``samm``, ``smic`` and the composite."""
+    out = {}
+    for name, proto in PROTOCOLS.items():
+        counts = Counter(proto.expected().values())
+        out[name] = {c: counts.get(c, 0) for c in proto.classes}
+    return out
 
 
 def _resource_rows(name: str) -> list[dict[str, str]]:

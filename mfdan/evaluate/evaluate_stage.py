@@ -1,5 +1,6 @@
 """DVC stage ``evaluate``: UF1 / UAR over all folds' predictions concatenated (MEGC2019 convention), per
-dataset and per fold; the confusion matrix and training curves for ``dvc plots``.
+dataset and per fold; the confusion matrices (Fig. 5: all samples and each dataset) and training curves for
+``dvc plots``.
 
 The fold list (params.yaml ``folds``) is checked against the cache's subjects: a fold that names no subject is
 an error; subjects left out (a quick run on a subset) are listed in the report as ``folds_missing`` and
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from mfdan.core.errors import DatasetError, check_finite
 from mfdan.core.params import Params
+from mfdan.data.protocols import DATASETS
 from mfdan.evaluate.metrics import confusion as confusion_matrix
 from mfdan.evaluate.metrics import uf1_uar
 from mfdan.data.folds import cache_folds, folds_fix
@@ -49,6 +51,21 @@ def check_folds(folds: list[str], cache: Path, source: str) -> list[str]:
     return sorted(set(have) - set(folds))
 
 
+def write_confusions(rows: list[dict], folder: Path) -> None:
+    """Fig. 5: ``folder/all.csv`` (every sample) and ``folder/<dataset>.csv`` for each of casme2, samm, smic,
+    as (actual, predicted) rows for DVC's confusion template; a dataset without samples gets the header only."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for name in ("all", *DATASETS):
+        with (folder / f"{name}.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["actual", "predicted"])
+            for r in rows:
+                if name == "all" or r["dataset"] == name:
+                    w.writerow([r["label"], r["pred"]])
+
+
 def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, curves: Path,
              missing: list[str] | None = None) -> dict:
     rows, classes, metas = read_predictions(folds, folds_dir)
@@ -77,11 +94,7 @@ def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, 
                                     "samples": len(sel)}
     metrics.parent.mkdir(parents=True, exist_ok=True)
     metrics.write_text(json.dumps(report, indent=1) + "\n")
-    with confusion.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["actual", "predicted"])
-        for r in rows:
-            w.writerow([r["label"], r["pred"]])
+    write_confusions(rows, confusion)
     if curves.exists():
         shutil.rmtree(curves)
     curves.mkdir(parents=True)

@@ -23,8 +23,11 @@ from torch import nn
 
 
 def reflect_pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
-    """Reflection padding of B×C×H×W (as ``F.pad(mode="reflect")``) built from slices, flips and a concat, whose
-    backward is a plain sum: ``ReflectionPad2d``'s CUDA backward has no deterministic kernel."""
+    """Reflection padding of B×C×H×W (``F.pad(mode="reflect")``). On CUDA it is built from slices, flips and a
+    concat, whose backward is a plain sum: ``ReflectionPad2d``'s CUDA backward has no deterministic kernel (the
+    CPU kernel is deterministic, and faster, so CPU uses it; both give the same values)."""
+    if not x.is_cuda:
+        return F.pad(x, (left, right, top, bottom), mode="reflect")
     if left or right:
         x = torch.cat([x[..., 1:left + 1].flip(-1), x, x[..., x.shape[-1] - right - 1:-1].flip(-1)], dim=-1)
     if top or bottom:

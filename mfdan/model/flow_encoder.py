@@ -1,7 +1,8 @@
-"""The optical-flow encoder (MFDAN Sec. III-A, Fig. 3): an SSSN-style shallow network (Khor et al., ICIP
-2019) — two modules of convolution, ReLU, max pooling and local response normalisation — then a fully
-connected layer. It reads the (u, v, strain) map, average-pooled to ``input_size`` first (SSSN works on small
-inputs; the pooling factor is a config field).
+"""The optical-flow encoder (MFDAN Sec. III-A: "we use the shallow network structure of SSSN"): SSSN (Khor et
+al., ICIP 2019) is a shallow AlexNet — its first two convolution modules, 96 filters 11×11 stride 4, then 256
+filters 5×5, each followed by ReLU, max-pooling and local response normalisation — then a fully connected
+layer. It reads the (u, v, strain) map at full size by default; ``input_size`` below the image size average-
+pools it first, and every width, kernel, stride and pooling is a config field (the CPU demo uses a narrow one).
 
 Local response normalisation is written out (:class:`LocalResponseNorm2d`) rather than taken from
 ``torch.nn.LocalResponseNorm``, whose ``avg_pool3d`` backward has no deterministic CUDA kernel; the tests
@@ -29,22 +30,40 @@ class LocalResponseNorm2d(nn.Module):
         return x / (self.k + self.alpha / self.size * total) ** self.beta
 
 
+def _conv_out(n: int, kernel: int, stride: int, padding: int = 0) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
 class OpticalFlowEncoder(nn.Module):
-    def __init__(self, *, in_chans: int = 3, input_size: int = 56, channels: tuple[int, int] = (6, 16),
-                 kernel: int = 5, out_dim: int = 256, lrn_size: int = 5, image_size: int = 224) -> None:
+    """SSSN's two convolution modules (conv → ReLU → max-pool → LRN, twice), then a fully connected layer.
+
+    Defaults are SSSN's (AlexNet's first two modules): 96 filters 11×11 stride 4, then 256 filters 5×5
+    (padding 2), max-pooling 3×3 stride 2 after each; on the full 224×224 (u, v, strain) map: 224 → 54 → 26
+    → 26 → 12, so the FC layer reads 256·12·12 features.
+    """
+
+    def __init__(self, *, in_chans: int = 3, input_size: int = 224, channels: tuple[int, int] = (96, 256),
+                 kernels: tuple[int, int] = (11, 5), strides: tuple[int, int] = (4, 1),
+                 paddings: tuple[int, int] = (0, 2), pool: tuple[int, int] = (3, 2), out_dim: int = 256,
+                 lrn_size: int = 5, image_size: int = 224) -> None:
         super().__init__()
-        if image_size % input_size or input_size % 4:
-            raise ValueError(f"flow encoder input {input_size} must divide the image size {image_size} and be a "
-                             "multiple of 4")
-        self.pool = image_size // input_size
-        c1, c2 = channels
+        if image_size % input_size:
+            raise ValueError(f"flow encoder input {input_size} must divide the image size {image_size}")
+        self.pool = image_size // input_size  # average pooling of the flow map before the encoder (1 = none)
+        (c1, c2), (k1, k2), (s1, s2), (p1, p2), (pk, ps) = channels, kernels, strides, paddings, pool
         self.features = nn.Sequential(
-            nn.Conv2d(in_chans, c1, kernel, padding=kernel // 2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(in_chans, c1, k1, stride=s1, padding=p1), nn.ReLU(inplace=True), nn.MaxPool2d(pk, ps),
             LocalResponseNorm2d(lrn_size),
-            nn.Conv2d(c1, c2, kernel, padding=kernel // 2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, k2, stride=s2, padding=p2), nn.ReLU(inplace=True), nn.MaxPool2d(pk, ps),
             LocalResponseNorm2d(lrn_size),
         )
-        self.fc = nn.Linear(c2 * (input_size // 4) ** 2, out_dim)
+        side = input_size
+        for k, s, p in ((k1, s1, p1), (k2, s2, p2)):
+            side = _conv_out(_conv_out(side, k, s, p), pk, ps)
+        if side < 1:
+            raise ValueError(f"flow encoder input {input_size} is too small for kernels {kernels}, strides "
+                             f"{strides} and pooling {pool}")
+        self.fc = nn.Linear(c2 * side * side, out_dim)
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, flow: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Annotated
 import torch
 from torch import nn
 
-from mfdan.core.params import AtLeast, POSITIVE, RATE
+from mfdan.core.params import NON_NEGATIVE, POSITIVE, RATE, AtLeast
 from mfdan.model.flow_driven_block import FlowDrivenBlock
 from mfdan.model.flow_encoder import OpticalFlowEncoder
 from mfdan.model.patch_embedding import PatchEmbed, PatchMerging
@@ -37,13 +37,19 @@ class MFDANConfig:
     mlp_ratio: Annotated[float, POSITIVE] = 4.0
     qkv_bias: bool = True
     flow_driven: bool = True                 #: False = self-attention only (Table V, M1)
-    dropkey: Annotated[float, RATE] = 0.1                     #: DropKey rate d (Eq. 12, Table VII)
+    dropkey: Annotated[float, RATE] = 0.3      #: DropKey rate d (Eq. 12; Sec. V: 0.4 CASME II, 0.3 SAMM and SMIC)
     tau_init: Annotated[float, POSITIVE] = 0.1                    #: initial τ of the cosine flow branch (Eq. 13)
     share_patch_embed: bool = False          #: one patch embedding for image and flow
     share_merging: bool = False              #: one set of merging layers for image and flow tokens
-    flow_encoder_input: Annotated[int, AtLeast(4)] = 56             #: flow map average-pooled to this size for the SSSN encoder
-    flow_encoder_channels: Annotated[tuple[int, int], AtLeast(1)] = (6, 16)
-    flow_encoder_dim: Annotated[int, AtLeast(1)] = 256
+    #: SSSN flow encoder (Sec. III-A): input side (the flow map is average-pooled to it; = img_size: none),
+    #: widths, kernels, strides, paddings of its two convolutions, max-pool (kernel, stride), FC width
+    flow_encoder_input: Annotated[int, AtLeast(4)] = 224
+    flow_encoder_channels: Annotated[tuple[int, int], AtLeast(1)] = (96, 256)
+    flow_encoder_kernels: Annotated[tuple[int, int], AtLeast(1)] = (11, 5)
+    flow_encoder_strides: Annotated[tuple[int, int], AtLeast(1)] = (4, 1)
+    flow_encoder_paddings: Annotated[tuple[int, int], NON_NEGATIVE] = (0, 2)
+    flow_encoder_pool: Annotated[tuple[int, int], AtLeast(1)] = (3, 2)
+    flow_encoder_dim: Annotated[int, AtLeast(1)] = 256                #: FC width (not given by the paper)
     lrn_size: Annotated[int, AtLeast(1)] = 5
     dropout: Annotated[float, RATE] = 0.0                     #: before the classifier
     attention_impl: str = "auto"             #: auto (sdpa on CUDA, matmul on CPU) | matmul | sdpa | reference
@@ -84,6 +90,8 @@ class MFDAN(nn.Module):
                 nn.ModuleList(PatchMerging(dim=a, out_dim=b) for a, b in zip(dims, dims[1:]))
         self.norm = nn.LayerNorm(dims[-1])
         self.flow_encoder = OpticalFlowEncoder(input_size=cfg.flow_encoder_input, channels=cfg.flow_encoder_channels,
+                                               kernels=cfg.flow_encoder_kernels, strides=cfg.flow_encoder_strides,
+                                               paddings=cfg.flow_encoder_paddings, pool=cfg.flow_encoder_pool,
                                                out_dim=cfg.flow_encoder_dim, lrn_size=cfg.lrn_size,
                                                image_size=cfg.img_size)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -100,8 +108,8 @@ class MFDAN(nn.Module):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        """image: magnified face (B, 3, H, W); flow: (u, v, strain) (B, 3, H, W). Returns (B, num_classes)."""
+    def features(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """The last Flow-Driven block's image tokens: image (B, 3, H, W), flow (B, 3, H, W) -> (B, G/8, G/8, C)."""
         x = self.patch_embed(image)  # (B, G, G, C)
         f = self.flow_embed(flow) if self.config.flow_driven else None  # (B, G, G, C), taken before block 1
         x = self.block1(x, f)
@@ -109,10 +117,17 @@ class MFDAN(nn.Module):
             x = merge(x)  # (B, G/2^(i+1), G/2^(i+1), dims[i+1])
             if f is not None:
                 f = self.flow_merge[i](f)
-        x = self.block2(x, f)  # (B, G/8, G/8, dims[-1])
-        pooled = self.norm(x).mean(dim=(1, 2))  # (B, dims[-1])
+        return self.block2(x, f)  # (B, G/8, G/8, dims[-1])
+
+    def classify(self, tokens: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """Fusion head: pooled image tokens ⊕ flow-encoder features -> (B, num_classes) logits."""
+        pooled = self.norm(tokens).mean(dim=(1, 2))  # (B, dims[-1])
         feats = torch.cat([pooled, self.flow_encoder(flow)], dim=1)  # (B, dims[-1] + flow_encoder_dim)
         return self.head(self.dropout(feats))
+
+    def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """image: magnified face (B, 3, H, W); flow: (u, v, strain) (B, 3, H, W). Returns (B, num_classes)."""
+        return self.classify(self.features(image, flow), flow)
 
 
 def parameter_breakdown(model: nn.Module) -> dict[str, int]:

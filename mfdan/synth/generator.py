@@ -44,7 +44,7 @@ import numpy as np
 
 from mfdan.core.params import AtLeast, Increasing, NON_NEGATIVE, POSITIVE
 from mfdan.core.progress import Progress
-from mfdan.data.protocols import DATASETS, GROUP_3, reference_rows
+from mfdan.data.protocols import DATASETS, GROUP_3, cde_list, reference_rows
 from mfdan.data.readers import smic
 from mfdan.preprocess import landmarks as lm
 from mfdan.synth import exact
@@ -137,7 +137,9 @@ def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
     """Pick subjects and annotation rows from the reference sheet of ``layout``.
 
     Subjects with the most distinct 3-class labels (then most rows) come first; within a subject clips are
-    taken round-robin over negative / positive / surprise, then ``others_per_subject`` 'others' rows.
+    taken round-robin over negative / positive / surprise — rows of the MEGC2019 CDE list, with the list's
+    label, so every emotional clip belongs to the Table II set of its dataset — then ``others_per_subject``
+    'others' rows (not in the list).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
@@ -145,8 +147,15 @@ def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
     for r in reference_rows(layout):
         by_subject[r["subject"]].append(r)
 
+    def label(subject: str, row: dict[str, str]) -> str | None:
+        """The row's class: the CDE list's; ``"unlisted"`` for an emotional row outside it; None for others."""
+        key = (layout, subject, row["sample"])
+        if key in cde_list():
+            return cde_list()[key]
+        return None if GROUP_3.get(row["emotion"]) is None else "unlisted"
+
     def richness(subject: str) -> tuple[int, int, str]:
-        labels = {GROUP_3.get(r["emotion"]) for r in by_subject[subject]} - {None}
+        labels = {label(subject, r) for r in by_subject[subject]} - {None, "unlisted"}
         return (-len(labels), -len(by_subject[subject]), subject)
 
     chosen = sorted(sorted(by_subject, key=richness)[: cfg.subjects])
@@ -154,7 +163,7 @@ def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
     for subject in chosen:
         buckets: dict[str | None, list[dict[str, str]]] = defaultdict(list)
         for r in by_subject[subject]:
-            buckets[GROUP_3.get(r["emotion"])].append(r)
+            buckets[label(subject, r)].append(r)
         picked: list[dict[str, str]] = []
         queues = [list(buckets[c]) for c in ("negative", "positive", "surprise")]
         while len(picked) < cfg.samples_per_subject and any(queues):
@@ -163,11 +172,11 @@ def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
                     picked.append(q.pop(0))
         picked += buckets[None][: cfg.others_per_subject]
         for r in picked:
-            plans.append(_plan_clip(layout, subject, r, cfg))
+            plans.append(_plan_clip(layout, subject, r, cfg, label(subject, r)))
     return plans
 
 
-def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig) -> ClipPlan:
+def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig, label3: str | None) -> ClipPlan:
     rng = _rng(cfg, layout, subject, row["sample"], "plan")
     n = cfg.max_frames
     if row["onset"] and row["apex"].isdigit() and row["offset"]:
@@ -178,11 +187,12 @@ def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig)
         onset, rel = int(rng.integers(1, 5000)), float(rng.uniform(0.35, 0.65))
     apex_idx = int(np.clip(round(rel * (n - 1)), 1, n - 2))
     emotion = row["emotion"]
-    label3 = GROUP_3.get(emotion)
     if label3 is None:
         motion = OTHERS_AUS[int(rng.integers(len(OTHERS_AUS)))]
-    else:
+    elif GROUP_3.get(emotion) == label3:
         motion = EMOTION_AUS[emotion]
+    else:  # the list re-labelled the clip: move as its class does
+        motion = EMOTION_AUS[label3]
     return ClipPlan(layout=layout, subject=subject, sample=row["sample"], emotion=emotion, aus=row["aus"],
                     onset=onset, apex=onset + apex_idx, offset=onset + n - 1, motion=motion, label3=label3)
 

@@ -1,7 +1,8 @@
-"""Optimizers: Adan (Xie et al., 2022; the paper's choice) via ``adan-pytorch``, or AdamW.
+"""Optimizers: Adan (Xie et al., 2022; MFDAN's choice) via ``adan-pytorch``, or AdamW (Table V, M4).
 
-Betas are configured in the convention of the papers (and of the official Adan code): β is the decay of a
-running average, ``m_k = β1·m_{k−1} + (1 − β1)·g_k``, with the paper's values (0.98, 0.92, 0.99).
+Adan's betas are configured in the convention of the Adan paper (and of its official code): β is the decay of
+a running average, ``m_k = β1·m_{k−1} + (1 − β1)·g_k``, with Adan's default values (0.98, 0.92, 0.99) — MFDAN
+names Adan but not its betas. AdamW uses its own standard (0.9, 0.999).
 ``adan-pytorch`` instead takes the weight of the *new* term, ``m_k = (1 − b1)·m_{k−1} + b1·g_k``, so we pass
 ``b = 1 − β``: (0.02, 0.08, 0.01). :func:`adan_pytorch_betas` is the one place that converts.
 """
@@ -12,7 +13,8 @@ from collections.abc import Iterable, Sequence
 import torch
 
 OPTIMIZERS = ("adan", "adamw")
-PAPER_ADAN_BETAS = (0.98, 0.92, 0.99)
+ADAN_BETAS = (0.98, 0.92, 0.99)   #: Adan's defaults, in the Adan paper's convention
+ADAMW_BETAS = (0.9, 0.999)        #: AdamW's (and Adam's) standard betas
 
 
 def adan_pytorch_betas(paper_betas: Sequence[float]) -> tuple[float, float, float]:
@@ -23,12 +25,14 @@ def adan_pytorch_betas(paper_betas: Sequence[float]) -> tuple[float, float, floa
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], name: str, *, lr: float, weight_decay: float = 0.0,
-                    betas: Sequence[float] = PAPER_ADAN_BETAS, eps: float = 1e-8) -> torch.optim.Optimizer:
-    """``adan`` with paper-convention ``betas`` (three), or ``adamw`` (uses the first two as Adam's β1, β2)."""
+                    betas: Sequence[float] = ADAN_BETAS, eps: float = 1e-8) -> torch.optim.Optimizer:
+    """``adan`` with ``betas`` in the Adan paper's convention (three), or ``adamw`` with ``betas`` = (β1, β2)."""
     if name == "adan":
         from adan_pytorch import Adan
 
         return Adan(params, lr=lr, betas=adan_pytorch_betas(betas), eps=eps, weight_decay=weight_decay)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=tuple(betas[:2]), eps=eps, weight_decay=weight_decay)
+        if len(betas) != 2:
+            raise ValueError(f"AdamW needs two betas (β1, β2), got {tuple(betas)}")
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")

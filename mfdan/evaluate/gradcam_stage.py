@@ -1,0 +1,83 @@
+"""DVC stage ``gradcam`` (Fig. 6): for each fold, that fold's own model — which never saw the held-out subject
+— explains its held-out samples: a Grad-CAM map of the predicted class over the aligned apex frame, one PNG per
+sample (``<out>/<fold>/<sample>.png``), and per true class a small grid of the first held-out samples for the
+README and ``dvc plots show`` (``<grids>/<class>.png``)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from mfdan.core.errors import DatasetError
+from mfdan.core.frames import to_unit
+from mfdan.core.params import Params, from_dict
+from mfdan.core.progress import progress
+from mfdan.core.rows import open_rows, read_strings
+from mfdan.data.folds import fold_name
+from mfdan.evaluate.gradcam import grad_cam, grid, overlay
+from mfdan.model.network import MFDAN, MFDANConfig
+
+GRID_SAMPLES = 8   # per class
+TILE = 96          # px per grid tile
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"{path}: PNG encoding failed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.tobytes())
+
+
+def load_fold_model(folder: Path) -> MFDAN:
+    """The model a ``train@`` stage wrote, rebuilt from its meta.json and model.pt."""
+    meta_path, weights = folder / "meta.json", folder / "model.pt"
+    for p in (meta_path, weights):
+        if not p.is_file():
+            raise DatasetError(p, f"fold output missing; run `dvc repro train@{folder.name}`")
+    cfg = from_dict(MFDANConfig, json.loads(meta_path.read_text())["model"], where=f"{meta_path}: model")
+    model = MFDAN(cfg)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_dir: Path, out: Path,
+        grids: Path) -> str:
+    with open_rows(aligned, ("apex", "sample_id")) as al, open_rows(cache, ("flow", "label", "sample_id")) as c, \
+            open_rows(magnified, ("eval", "sample_id")) as m:
+        ids = read_strings(c["sample_id"])
+        for name, f in (("aligned", al), ("magnified", m)):
+            if read_strings(f["sample_id"]) != ids:
+                raise DatasetError(f.filename, f"{name} file does not hold the samples of {cache} in order; rerun it")
+        apex, frames, flow = al["apex"][()], m["eval"][()], c["flow"][()]
+        labels = c["label"][()]
+        folds = [fold_name(d, s) for d, s in zip(read_strings(c["dataset"]), read_strings(c["subject"]))]
+        classes = json.loads(c.attrs["classes"])
+    for d in (out, grids):
+        if d.exists():
+            shutil.rmtree(d)
+    tiles: dict[str, list[np.ndarray]] = {cls: [] for cls in classes}
+    written = 0
+    for fold in progress(params.folds, desc="gradcam", unit="fold"):
+        model = load_fold_model(folds_dir / fold)
+        idx = np.flatnonzero(np.array(folds) == fold)
+        image, fl = to_unit(frames[idx]), torch.from_numpy(flow[idx])
+        with torch.no_grad():
+            pred = model(image, fl).argmax(1)
+        heat = grad_cam(model, image, fl, pred)
+        for k, i in enumerate(idx):
+            picture = overlay(apex[i], heat[k])
+            write_png(out / fold / f"{ids[i]}.png", picture)
+            written += 1
+            true = classes[int(labels[i])]
+            if len(tiles[true]) < GRID_SAMPLES:
+                tiles[true].append(cv2.resize(picture, (TILE, TILE), interpolation=cv2.INTER_AREA))
+    grids.mkdir(parents=True, exist_ok=True)
+    for cls, t in tiles.items():
+        if t:
+            write_png(grids / f"{cls}.png", grid(t))
+    return f"gradcam: {written} held-out samples over {len(params.folds)} folds -> {out}, grids in {grids}"
