@@ -30,3 +30,14 @@ def dataset_copy(synth_root, tmp_path):
         return dst
 
     return copy
+
+
+def edit_casme2_sheet(root: Path, edit) -> Path:
+    """Apply ``edit(worksheet)`` to the CASME II coding sheet under ``root`` and save it; returns its path."""
+    import openpyxl
+
+    sheet = next(root.glob("CASME2-coding-*.xlsx"))
+    book = openpyxl.load_workbook(sheet)
+    edit(book.active)
+    book.save(sheet)
+    return sheet

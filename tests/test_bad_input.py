@@ -9,6 +9,7 @@ from mfdan.cli import app
 from mfdan.data.readers import read_dataset
 from mfdan.core.errors import DatasetError
 from mfdan.data.validate import validate
+from tests.conftest import edit_casme2_sheet
 
 
 def _first_clip(root, layout):
@@ -38,17 +39,9 @@ def test_unreadable_image_names_the_file(dataset_copy, layout):
     assert err.value.path == victim and "cannot decode" in str(err.value)
 
 
-def _edit_casme2_sheet(root, fn):
-    sheet = next(root.glob("CASME2-coding-*.xlsx"))
-    book = openpyxl.load_workbook(sheet)
-    fn(book.active)
-    book.save(sheet)
-    return sheet
-
-
 def test_sheet_without_expected_columns(dataset_copy):
     root = dataset_copy("casme2")
-    sheet = _edit_casme2_sheet(root, lambda ws: ws.cell(row=1, column=4, value="Start"))  # OnsetFrame renamed
+    sheet = edit_casme2_sheet(root, lambda ws: ws.cell(row=1, column=4, value="Start"))  # OnsetFrame renamed
     with pytest.raises(DatasetError) as err:
         read_dataset("casme2", root)
     assert err.value.path == sheet and "onset" in str(err.value) and "header" in str(err.value)
@@ -56,7 +49,7 @@ def test_sheet_without_expected_columns(dataset_copy):
 
 def test_unknown_emotion_label_names_the_row(dataset_copy):
     root = dataset_copy("casme2")
-    sheet = _edit_casme2_sheet(root, lambda ws: ws.cell(row=3, column=9, value="happy-ish"))
+    sheet = edit_casme2_sheet(root, lambda ws: ws.cell(row=3, column=9, value="happy-ish"))
     with pytest.raises(DatasetError) as err:
         read_dataset("casme2", root)
     assert err.value.path == sheet and err.value.row == 3 and "happy-ish" in str(err.value)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import openpyxl
 import pytest
 import torch
 import yaml
@@ -21,7 +20,7 @@ from mfdan.core.progress import Progress
 from mfdan.core.rows import STR, RowWriter
 from mfdan.data.readers import read_dataset
 from mfdan.magnify.magnet import MagNet, load_magnet
-from tests.conftest import TINY
+from tests.conftest import TINY, edit_casme2_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,19 +109,11 @@ def test_check_finite_covers_every_container():
 
 
 # 4. and 5. Coding sheets: paths that leave the root, duplicate rows, fractional frames -----------------------
-def _edit_sheet(root, edit):
-    sheet = next(root.glob("CASME2-coding-*.xlsx"))
-    book = openpyxl.load_workbook(sheet)
-    edit(book.active)
-    book.save(sheet)
-    return sheet
-
-
 @pytest.mark.parametrize("name", ["../../../outside_clip", "/etc", "..", "sub/clip"])
 def test_sheet_filename_cannot_leave_the_root(dataset_copy, tmp_path, name):
     root = dataset_copy("casme2")
     shutil.copytree(read_dataset("casme2", root)[0].frames[0].parent, tmp_path / "outside_clip")  # a real target
-    sheet = _edit_sheet(root, lambda ws: ws.cell(row=2, column=2, value=name))
+    sheet = edit_casme2_sheet(root, lambda ws: ws.cell(row=2, column=2, value=name))
     with pytest.raises(DatasetError) as err:
         read_dataset("casme2", root)
     assert err.value.path == sheet and err.value.row == 2 and "leave" in str(err.value)
@@ -146,7 +137,7 @@ def test_duplicate_sheet_rows_name_both_rows(dataset_copy):
     def duplicate(ws):
         ws.append([c.value for c in ws[2]])
 
-    sheet = _edit_sheet(root, duplicate)
+    sheet = edit_casme2_sheet(root, duplicate)
     with pytest.raises(DatasetError, match=r"rows 2 and \d+ both describe") as err:
         read_dataset("casme2", root)
     assert err.value.path == sheet
@@ -161,7 +152,7 @@ def test_fractional_onset_is_an_error(dataset_copy):
         onset = ws.cell(row=2, column=4).value
         ws.cell(row=2, column=4, value=onset + 0.7)
 
-    _edit_sheet(root, fractional)
+    edit_casme2_sheet(root, fractional)
     with pytest.raises(DatasetError, match="not a whole frame number") as err:
         read_dataset("casme2", root)
     assert err.value.row == 2
