@@ -15,10 +15,10 @@ from pathlib import Path
 
 from mfdan.core.errors import DatasetError, check_finite
 from mfdan.core.params import Params
+from mfdan.data.folds import cache_folds, folds_fix
 from mfdan.data.protocols import DATASETS
 from mfdan.evaluate.metrics import confusion as confusion_matrix
 from mfdan.evaluate.metrics import uf1_uar
-from mfdan.data.folds import cache_folds, folds_fix
 
 
 def read_predictions(folds: list[str], folds_dir: Path) -> tuple[list[dict], list[str], list[dict]]:
