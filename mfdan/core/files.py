@@ -1,9 +1,12 @@
-"""File helpers shared by the stages: content hashes and write-to-temporary-then-rename."""
+"""File helpers shared by the stages: content hashes and write-to-temporary-then-rename (files and folders)."""
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -30,6 +33,25 @@ def save_torch(obj, path: str | Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def written_folder(final: str | Path) -> Iterator[Path]:
+    """``with written_folder(out) as tmp: ...write into tmp...``: a fresh temporary sibling folder that replaces
+    ``final`` when the block ends cleanly and is removed on any exception (Ctrl-C included), so a folder under
+    its final name is always complete."""
+    final = Path(final)
+    tmp = temporary_name(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def temporary_name(path: str | Path) -> Path:

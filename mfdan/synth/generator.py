@@ -28,8 +28,6 @@ import io
 import json
 import math
 import re
-import shutil
-import tempfile
 import zipfile
 import zlib
 from collections import defaultdict
@@ -42,6 +40,7 @@ from typing import Annotated
 import cv2
 import numpy as np
 
+from mfdan.core.files import written_folder
 from mfdan.core.params import AtLeast, Increasing, NON_NEGATIVE, POSITIVE
 from mfdan.core.progress import Progress
 from mfdan.data.protocols import DATASETS, GROUP_3, cde_list, reference_rows
@@ -365,11 +364,8 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
         raise FileExistsError(f"{out}: already exists (pass overwrite=True / --overwrite to replace it)")
     layouts = LAYOUTS if layout == "all" else (layout,)
     plans_by_layout = {lay: plan_layout(lay, cfg) for lay in layouts}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        total = sum(len(p) for p in plans_by_layout.values())
-        bar = Progress(total, desc="synth", unit="clip", enabled=progress)
+    total = sum(len(p) for p in plans_by_layout.values())
+    with written_folder(out) as tmp, Progress(total, desc="synth", unit="clip", enabled=progress) as bar:
         for lay, plans in plans_by_layout.items():
             root = tmp / lay if layout == "all" else tmp
             identities: dict[str, Identity] = {}
@@ -386,11 +382,4 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
                         "samples": [{k: v for k, v in asdict(p).items() if k != "motion"} | {"motion": list(p.motion)}
                                     for p in plans]}
             (root / "synth_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        bar.close()
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return [p for plans in plans_by_layout.values() for p in plans]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,7 @@ import torch
 
 from mfdan.core.device import deterministic, resolve_device
 from mfdan.core.errors import NonFiniteError, check_finite
-from mfdan.core.files import temporary_name
+from mfdan.core.files import written_folder
 from mfdan.core.frames import to_unit
 from mfdan.core.progress import Progress
 from mfdan.core.params import AtLeast, DEVICE, NON_NEGATIVE, POSITIVE, UNIT_OPEN
@@ -233,19 +232,16 @@ def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: MFDANCo
     curve.csv and meta.json (no timings: same params, same bytes). Returns the meta dict. The folder is written
     under a temporary name and renamed when complete: an interrupted run leaves no half-written fold."""
     assert result.model is not None and result.probs is not None
-    final, out = out, temporary_name(out)
-    try:
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        torch.save(result.model.state_dict(), out / "model.pt")
-        with (out / "predictions.csv").open("w", newline="") as fh:
+    with written_folder(out) as folder:  # renamed onto out when complete
+        torch.save(result.model.state_dict(), folder / "model.pt")
+        with (folder / "predictions.csv").open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["sample_id", "dataset", "subject", "fold", "label", "pred",
                         *[f"prob_{c}" for c in data.classes]])
             for i, p in zip(result.split.test, result.probs):
                 w.writerow([data.sample_ids[i], data.datasets[i], data.subjects[i], result.fold,
                             data.classes[data.labels[i]], data.classes[int(p.argmax())], *[f"{x:.6f}" for x in p]])
-        with (out / "curve.csv").open("w", newline="") as fh:
+        with (folder / "curve.csv").open("w", newline="") as fh:
             keys = list(result.curve[0]) if result.curve else ["epoch", "train_loss", "train_acc"]
             w = csv.DictWriter(fh, fieldnames=keys)
             w.writeheader()
@@ -255,11 +251,5 @@ def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: MFDANCo
                 "val_samples": int(len(result.split.val)), "test_samples": int(len(result.split.test)),
                 "epochs_run": len(result.curve), "epoch_used": result.epoch_used, "selection": result.selection,
                 "device": result.device, "model": asdict(model_cfg), "train": asdict(cfg)}
-        (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        out.rename(final)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
