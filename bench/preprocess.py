@@ -12,11 +12,11 @@ Generates N clips (``mfdan synth``, CASME II layout), then prints:
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -24,6 +24,7 @@ import numpy as np
 
 from mfdan.core.parallel import imap_ordered, worker_count
 from mfdan.core.params import Params
+from mfdan.data.index_file import write_index
 from mfdan.data.protocols import get_protocol
 from mfdan.data.validate import read_for_protocol
 from mfdan.preprocess import align_stage, flow_stage, pack_stage
@@ -37,14 +38,15 @@ def calc_only(job):
     return 0
 
 
-def write_index(root: Path, out: Path, repeat: int = 1) -> int:
+def index_clips(root: Path, out: Path, repeat: int = 1) -> int:
+    """The pipeline's sample index of the generated clips; ``repeat`` > 1 lists the same clips again under new
+    ids (k-th copy after the (k-1)-th)."""
     proto = get_protocol("casme2")
-    samples = read_for_protocol("casme2", root)
-    rows = [s.to_json() | {"label": lab, "label_index": proto.classes.index(lab)} for s, lab in proto.select(samples)]
-    if repeat > 1:  # the same clips under new ids, k-th copy after the (k-1)-th
-        rows = [r | {"sample_id": f"{r['sample_id']}_{k}"} for k in range(repeat) for r in rows]
-    out.write_text(json.dumps({"protocol": "casme2", "classes": list(proto.classes), "samples": rows}))
-    return len(rows)
+    labelled = proto.select(read_for_protocol("casme2", root))
+    if repeat > 1:
+        labelled = [(replace(s, sample_id=f"{s.sample_id}_{k}"), lab) for k in range(repeat) for s, lab in labelled]
+    write_index(out, proto.name, list(proto.classes), labelled)
+    return len(labelled)
 
 
 def pack_rss(index: Path, aligned: Path, flow: Path, out: Path) -> int:
@@ -68,7 +70,7 @@ def main() -> None:
         cfg = SynthConfig(subjects=max(1, -(-args.clips // per_subject)), samples_per_subject=per_subject,
                           check_faces=False)
         synthesize("casme2", tmp / "raw", cfg)
-        n = write_index(tmp / "raw", tmp / "index.json")
+        n = index_clips(tmp / "raw", tmp / "index.json")
         params = Params({"data": {"protocol": "casme2"}, "align": {"workers": workers}, "flow": {"workers": workers}})
         flow_cfg = params.section("flow", FlowConfig)
         print(f"{n} clips, {workers} worker processes, 224² aligned pairs, TV-L1 at OpenCV defaults")
@@ -107,7 +109,7 @@ def main() -> None:
                     else:
                         data4 = np.concatenate([data4] * 4)
                     dst.create_dataset(key, data=data4, chunks=(1, *data4.shape[1:]) if getattr(data4, "ndim", 1) > 1 else None)
-        n4 = write_index(tmp / "raw", tmp / "index4.json", repeat=4)
+        n4 = index_clips(tmp / "raw", tmp / "index4.json", repeat=4)
         rss1 = pack_rss(tmp / "index.json", tmp / "aligned.h5", tmp / "flow.h5", tmp / "p1.h5")
         rss4 = pack_rss(tmp / "index4.json", tmp / "x4_aligned.h5", tmp / "x4_flow.h5", tmp / "p4.h5")
         print(f"pack peak RSS: {rss1 / 1024:.1f} MiB at N={n}, {rss4 / 1024:.1f} MiB at 4N={n4}; "
