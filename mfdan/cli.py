@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,6 +30,11 @@ ValidateTarget = Enum("ValidateTarget", {name: name for name in PROTOCOLS}, type
 
 def _fail(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+def _usage(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
 
@@ -135,6 +141,92 @@ def model(as_json: Annotated[bool, typer.Option("--json", help="Also print a JSO
 
     _sys.argv = ["mfdan.model"] + (["--json"] if as_json else [])
     model_main()
+
+
+AlignAs = Enum("AlignAs", {name: name for name in DATASETS}, type=str)
+
+
+@app.command()
+def predict(
+    inputs: Annotated[Optional[list[Path]], typer.Argument(
+        help="Clip folders (frames in natural order; native dataset clip folders work as they are) or video "
+             "files (anything OpenCV reads). Leave out to pass two frames with --onset FILE --apex FILE.",
+        show_default=False)] = None,
+    model_dir: Annotated[Path, typer.Option("--model", help="A `train_final` output folder (models/final).")] = Path("models/final"),
+    onset: Annotated[Optional[str], typer.Option(help="Onset frame: a file (two-frame form), or a frame index of "
+                                                      "every folder / video (default 0, the first).")] = None,
+    apex: Annotated[Optional[str], typer.Option(help="Apex frame: a file (two-frame form), or a frame index; "
+                                                     "default: spotted with the pipeline's flow_peak policy.")] = None,
+    align_as: Annotated[AlignAs, typer.Option(help="Whose alignment policy (card's align.method / pre_crop): "
+                                                   "casme2 = detect the face and crop it (any face recording); "
+                                                   "samm = 420 px centre crop, resized; smic = resize (already "
+                                                   "cropped faces).")] = AlignAs.casme2,
+    as_json: Annotated[bool, typer.Option("--json", help='One JSON object per input per line: {"input", "label", '
+                                                         '"probabilities", "onset", "apex"}.')] = False,
+    cam: Annotated[Optional[Path], typer.Option(help="Write a Grad-CAM overlay PNG per input into this folder.")] = None,
+    timings: Annotated[bool, typer.Option(help="Report seconds per part (align, spot, flow, magnify, model, "
+                                               "cam).")] = False,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda")] = "auto",
+) -> None:
+    """Predict the micro-expression class of new recordings with a trained MFDAN, through the pipeline's own
+    preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). Inputs that fail are named on
+    stderr; the others still get answers, and the exit code is 1."""
+    from mfdan.core.device import resolve_device
+    from mfdan.core.progress import Progress
+    from mfdan.predict import inputs as forms
+    from mfdan.predict.model_card import load_final
+    from mfdan.predict.predictor import PARTS, cam_name, predict_clip, write_overlay
+
+    def index(name: str, value: str | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            _usage(f"--{name} {value!r}: with clip folders or videos, --{name} is a frame index (an integer)")
+
+    if inputs:
+        first, peak = index("onset", onset) or 0, index("apex", apex)
+        jobs = [(str(p), lambda p=p: forms.read_input(p, first, peak)) for p in inputs]
+    elif onset is not None and apex is not None:
+        jobs = [(onset, lambda: forms.two_frames(onset, apex))]
+    else:
+        _usage("give clip folders or video files, or two frames as --onset FILE --apex FILE")
+    try:
+        dev = resolve_device(device)
+        fm = load_final(model_dir, dev)
+    except (DatasetError, ValueError) as exc:
+        _fail(exc)
+    failed, taken = 0, set()
+    if not as_json:
+        head = f"{'input':<40} {'label':<10} " + " ".join(f"{'p(' + c + ')':>12}" for c in fm.classes)
+        typer.echo(head + "  onset -> apex")
+    with Progress(len(jobs), desc="predict", unit="input", enabled=len(jobs) > 1) as bar:
+        for source, read in jobs:
+            try:
+                t0 = time.perf_counter()
+                clip = read()
+                read_s = time.perf_counter() - t0
+                p = predict_clip(fm, clip, align_as=align_as.value, cam=cam is not None, device=dev)
+                p.seconds = {"read": read_s, **p.seconds}
+                if cam is not None:
+                    write_overlay(cam / cam_name(source, taken), p.overlay())
+            except DatasetError as exc:
+                failed += 1
+                typer.echo(f"error: {exc}", err=True)
+                bar.update(1)
+                continue
+            if as_json:
+                typer.echo(json.dumps(p.record(timings)))
+            else:
+                line = f"{p.input:<40} {p.label:<10} " + " ".join(f"{p.probabilities[c]:>12.4f}" for c in fm.classes)
+                typer.echo(f"{line}  {p.onset} -> {p.apex}" + (" (spotted)" if p.apex_source == "flow_peak" else ""))
+                if timings:
+                    typer.echo("    seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in p.seconds.items()))
+            bar.update(1)
+    if failed:
+        typer.echo(f"{failed} of {len(jobs)} input{'s' if len(jobs) > 1 else ''} failed", err=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:

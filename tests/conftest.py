@@ -8,7 +8,8 @@ import pytest
 
 from mfdan.synth.generator import SynthConfig, synthesize
 
-TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, frame_size=192)
+TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, geometry="compact",
+                   frame_size=192)
 
 
 @pytest.fixture(scope="session")

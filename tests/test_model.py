@@ -148,6 +148,39 @@ def test_output_is_the_sum_of_self_and_flow_branches():
     torch.testing.assert_close(m(x, f), want)
 
 
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_attention_maps_are_the_two_branches_of_the_forward(with_mask):
+    """The analysis maps (bench/ablation.py --diagnose) are the ones the forward pass uses: (P_self + P_flow) V
+    reproduces it, each row sums to 1, and a self-only layer has no flow map."""
+    m = _attn(impl="reference").eval()
+    x = torch.randn(4, 16, 12, dtype=torch.double)
+    f = torch.randn(4, 16, 12, dtype=torch.double)
+    mask = shifted_window_mask(8, 8, 4, 2).to(torch.double) if with_mask else None  # 4 windows, one image
+    maps = m.attention_maps(x, f, mask=mask)
+    _, _, v = m.qkv(x).view(4, 16, 3, 3, 4).permute(2, 0, 3, 1, 4)
+    want = m.proj(((maps["self"] + maps["flow"]) @ v).transpose(1, 2).reshape(4, 16, 12))
+    torch.testing.assert_close(m(x, f, mask=mask), want)
+    torch.testing.assert_close(maps["flow"].sum(-1), torch.ones(4, 3, 16, dtype=torch.double))
+    plain = _attn(impl="reference", flow_driven=False).eval()
+    assert set(plain.attention_maps(x, f)) == {"self"}
+
+
+def test_flow_token_norm_switch_keeps_the_motion_magnitude():
+    """Default: the flow tokens are layer-normalised as Swin's image tokens (a still patch's noise is rescaled to
+    unit variance); ``flow_token_norm=False``: a patch with 10× less motion gives a 10× smaller token."""
+    torch.manual_seed(0)
+    flow = torch.randn(1, 3, 8, 8)
+    for norm in (True, False):
+        emb = PatchEmbed(dim=6, patch=4, norm=norm)
+        with torch.no_grad():
+            emb.proj.bias.zero_()
+            big, small = emb(flow), emb(flow / 10)
+        ratio = (big.norm() / small.norm()).item()
+        assert ratio == (pytest.approx(1.0, abs=0.01) if norm else pytest.approx(10.0, rel=1e-4))
+    with pytest.raises(ValueError, match="flow_token_norm"):
+        MFDANConfig(flow_token_norm=False, share_patch_embed=True)
+
+
 def test_cosine_branch_is_invariant_to_scaling_qf_and_km():
     m = _attn()
     qf = torch.randn(2, 3, 16, 4, dtype=torch.double)
@@ -305,6 +338,36 @@ def test_adamw_uses_its_own_betas_not_adans():
     finally:
         loop.build_optimizer = real
     assert seen == {"adamw": (0.9, 0.999)}
+
+
+def test_on_epoch_hook_sees_every_epoch_and_changes_nothing():
+    """``train_fold(on_epoch=...)`` (the ablation diagnostics) is called once per epoch with the model, and a
+    run with the hook predicts exactly what a run without it does; the ``final`` pseudo-fold trains on every
+    sample and predicts none."""
+    from mfdan.predict.model_card import FINAL
+    from mfdan.train.fold_data import FoldData
+    from mfdan.train.loop import TrainConfig, train_fold
+
+    n, s = 6, 32
+    rng = np.random.default_rng(1)
+    data = FoldData(train_images=rng.integers(0, 255, (n, 1, s, s, 3), dtype=np.uint8),
+                    eval_images=rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8),
+                    flow=rng.normal(size=(n, 3, s, s)).astype(np.float32), labels=np.arange(n) % 3,
+                    folds=["d_a", "d_a", "d_b", "d_b", "d_c", "d_c"], sample_ids=list("abcdef"), datasets=["d"] * n,
+                    subjects=["a", "a", "b", "b", "c", "c"], classes=["x", "y", "z"])
+    small = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4,
+                        flow_encoder_input=8, flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3),
+                        flow_encoder_strides=(1, 1), flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2),
+                        flow_encoder_dim=4)
+    cfg = TrainConfig(epochs=3, batch=4, device="cpu")
+    seen = []
+    hooked = train_fold("d_a", data, small, cfg, progress=False,
+                        on_epoch=lambda e, m: seen.append((e, float(m.block1.w.attn.tau.detach().mean()))))
+    plain = train_fold("d_a", data, small, cfg, progress=False)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    np.testing.assert_array_equal(hooked.probs, plain.probs)
+    final = train_fold(FINAL, data, small, cfg, progress=False)
+    assert len(final.split.train) == n and len(final.split.test) == 0 and final.probs.shape == (0, 3)
 
 
 def test_balanced_sampler_equalises_classes():

@@ -36,9 +36,10 @@ def sh(cmd: str, cwd: Path) -> str:
 
 def tiny_params() -> dict:
     p = yaml.safe_load((REPO / "params.yaml").read_text())
-    synth = SynthConfig(seed=1, subjects=2, samples_per_subject=3, others_per_subject=0, max_frames=5, frame_size=160)
+    synth = SynthConfig(seed=1, subjects=2, samples_per_subject=3, others_per_subject=0, max_frames=5, geometry="compact",
+                        frame_size=160)
     p["synth"] = {**p["synth"], "seed": 1, "subjects": 2, "samples_per_subject": 3, "others_per_subject": 0,
-                  "max_frames": 5, "frame_size": 160}
+                  "max_frames": 5, "geometry": "compact", "frame_size": 160}
     p["data"]["protocol"] = "casme2"
     p["folds"] = sorted({f"casme2_{c.subject}" for c in plan_layout("casme2", synth)})
     p["align"] |= {"output_size": 64, "workers": 1}
@@ -49,6 +50,44 @@ def tiny_params() -> dict:
                   "heads": [2, 2], "window": 8, "flow_encoder_input": 16, "flow_encoder_dim": 8}
     p["train"] |= {"epochs": 2, "batch": 4}
     return p
+
+
+def check_predict_equals_pipeline(repo: Path, loso: dict) -> None:
+    """`mfdan predict` on the pipeline's own samples (two-frame and clip-folder forms) gives the probabilities
+    the pipeline computes for them from its caches with the same model (models/final), within 1e-5."""
+    import h5py
+    import torch
+
+    from mfdan.core.frames import to_unit
+    from mfdan.predict.model_card import load_final
+
+    card = json.loads((repo / "models/final/card.json").read_text())
+    assert card["loso_reference"]["uf1"] == loso["uf1"] and card["trained_on"]["epoch_used"] == card["params"]["train"]["epochs"]
+    assert card["magnet_sha256"] and card["cache_sha256"]
+    fm = load_final(repo / "models/final")
+    rows = json.loads((repo / "data/index.json").read_text())["samples"]
+    with h5py.File(repo / "data/magnified.h5") as m, h5py.File(repo / "data/cache.h5") as c, \
+            h5py.File(repo / "data/aligned.h5") as a:
+        images, flow, apex = m["eval"][()], c["flow"][()], a["apex_index"][()]
+    with torch.no_grad():
+        expected = torch.softmax(fm.model(to_unit(images), torch.from_numpy(flow)), dim=1).numpy()
+    picks = [0, len(rows) // 2, len(rows) - 1]
+    for i in picks:
+        r = rows[i]
+        onset, peak = r["frames"][r["onset"]], r["frames"][int(apex[i])]
+        out = sh(f"python -m mfdan.cli predict --model models/final --onset {onset} --apex {peak} "
+                 f"--align-as {r['dataset']} --json", repo)
+        got = json.loads(out.strip().splitlines()[-1])["probabilities"]
+        assert max(abs(got[c] - expected[i, k]) for k, c in enumerate(fm.classes)) < 1e-5, (r["sample_id"], got)
+    # the clip-folder form with frame indices, several inputs in one run, a Grad-CAM PNG each
+    r = rows[picks[1]]
+    folder = str(Path(r["frames"][0]).parent)
+    out = sh(f"python -m mfdan.cli predict --model models/final {folder} {folder} --onset {r['onset']} "
+             f"--apex {int(apex[picks[1]])} --json --cam {repo.parent / 'cams'}", repo)
+    lines = [json.loads(x) for x in out.strip().splitlines() if x.startswith("{")]
+    assert len(lines) == 2 and len(list((repo.parent / "cams").glob("*.png"))) == 2
+    got = lines[0]["probabilities"]
+    assert max(abs(got[c] - expected[picks[1], k]) for k, c in enumerate(fm.classes)) < 1e-5
 
 
 def test_dvc_pipeline_end_to_end(tmp_path):
@@ -74,7 +113,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     # adding the last subject to `folds` trains that fold only, then evaluates
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh("dvc repro", repo)
-    assert ran(out) == {f"train@{folds[-1]}", "evaluate", "gradcam"}, out
+    assert ran(out) == {f"train@{folds[-1]}", "evaluate", "gradcam", "train_final"}, out
     loso = json.loads((repo / "metrics/loso.json").read_text())
     for key in ("uf1", "uar", "accuracy", "per_dataset", "per_fold", "class_counts", "epoch_selection", "device"):
         assert key in loso
@@ -83,6 +122,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     assert "never seen" in loso["epoch_selection"][0]
     shown = sh("dvc metrics show", repo)
     assert "uf1" in shown and "psnr_db" in shown
+    check_predict_equals_pipeline(repo, loso)
 
     again = sh("dvc repro", repo)
     assert "Running stage" not in again and "up to date" in sh("dvc status", repo)
@@ -90,7 +130,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
 
     sh("git add -A && git commit -qm baseline", repo)
     exp = sh("dvc exp run -S dropkey=0.4", repo)
-    assert ran(exp) == {f"train@{f}" for f in folds} | {"evaluate", "gradcam"}, exp
+    assert ran(exp) == {f"train@{f}" for f in folds} | {"evaluate", "gradcam", "train_final"}, exp
     assert "dropkey" in sh("dvc params diff", repo)
     diff = sh("dvc metrics diff --all", repo)
     assert "metrics/loso.json" in diff and "uf1" in diff
@@ -116,4 +156,4 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     # a flow parameter reruns flow -> pack -> every fold -> evaluate; alignment and MagNet stay
     sh("git checkout -q -- . && dvc checkout -q", repo)
     exp = sh("dvc exp run -S flow.tau=0.2", repo)
-    assert ran(exp) == {"flow", "pack", "evaluate", "gradcam"} | {f"train@{f}" for f in folds}, exp
+    assert ran(exp) == {"flow", "pack", "evaluate", "gradcam", "train_final"} | {f"train@{f}" for f in folds}, exp

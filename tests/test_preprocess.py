@@ -90,11 +90,18 @@ def test_alignment_recovers_a_known_rotation(degrees):
     assert abs(again.angle) < 1.0
 
 
-def test_samm_pre_crop_and_smic_resize_policies():
-    img = np.pad(base_face(), ((100, 100), (300, 300), (0, 0)), mode="edge")  # a wide SAMM-like frame
+def test_samm_default_is_the_papers_centre_crop_and_smic_is_resized():
+    h, w = 1088, 2040  # SAMM's frame
+    img = np.pad(base_face(), (((h - 512) // 2,) * 2, ((w - 512) // 2,) * 2, (0, 0)), mode="edge")
     cfg = AlignConfig()
     a = estimate_alignment(img, "samm", cfg)
-    assert a.method == "landmarks"
+    # Sec. IV-B: the centred 420×420 square, scaled to the output: its corners go to the output's corners
+    assert a.method == "resize"
+    corners = np.array([[(w - 420) / 2, (h - 420) / 2, 1.0], [(w + 420) / 2, (h + 420) / 2, 1.0]])
+    np.testing.assert_allclose(corners @ a.matrix.T, [[0, 0], [cfg.output_size, cfg.output_size]], atol=1e-9)
+    # the documented switch: our landmark crop after the centre crop
+    lm_cfg = AlignConfig(method={"casme2": "landmarks", "samm": "landmarks", "smic": "resize"})
+    assert estimate_alignment(img, "samm", lm_cfg).method == "landmarks"
     r = estimate_alignment(img, "smic", cfg)
     assert r.method == "resize" and r.apply(img, 224).shape == (224, 224, 3)
 

@@ -258,7 +258,7 @@ def test_progress_prints_plain_lines_when_not_a_terminal(capsys):
 
 def test_synth_log_has_no_carriage_returns(tmp_path):
     params = tmp_path / "params.yaml"
-    cfg = {k: getattr(TINY, k) for k in ("seed", "subjects", "samples_per_subject", "max_frames", "frame_size")}
+    cfg = {k: getattr(TINY, k) for k in ("seed", "subjects", "samples_per_subject", "max_frames", "geometry", "frame_size")}
     params.write_text(yaml.safe_dump({"synth": cfg | {"check_faces": False}}))
     res = run_script(["pipeline/synth.py", "--params", str(params), "--out", str(tmp_path / "raw")])
     assert res.returncode == 0, res.stderr

@@ -2,6 +2,7 @@
 import hashlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -21,7 +22,8 @@ def tree_digest(root):
 
 
 def test_same_config_same_bytes(tmp_path):
-    cfg = SynthConfig(seed=3, subjects=1, samples_per_subject=2, max_frames=4, frame_size=160, check_faces=False)
+    cfg = SynthConfig(seed=3, subjects=1, samples_per_subject=2, max_frames=4, geometry="compact", frame_size=160,
+                      check_faces=False)
     synthesize("casme2", tmp_path / "a", cfg)
     synthesize("casme2", tmp_path / "b", cfg)
     synthesize("casme2", tmp_path / "c", SynthConfig(**{**cfg.__dict__, "seed": 4}))
@@ -50,9 +52,9 @@ def test_identities_differ_between_subjects():
                                              ("disgust", [21, 22, 51])])
 def test_motion_is_localized_on_the_au_landmarks(emotion, anchors):
     ident = synth.make_identity("casme2", "sub01", SynthConfig())
-    field = synth.motion_field(ident.points, synth.EMOTION_AUS[emotion], 224)
+    field = synth.motion_field(ident.points, synth.EMOTION_AUS[emotion], 640, 480)
     mag = np.hypot(*field)
-    assert mag.max() == pytest.approx(1.0)
+    assert mag.shape == (480, 640) and mag.max() == pytest.approx(1.0)
     near = max(mag[int(round(y)), int(round(x))] for x, y in ident.points[anchors])
     assert near > 0.6
     # far from the face (image corners) nothing moves
@@ -69,10 +71,38 @@ def test_apex_amplitude_is_subtle():
     assert w[0] == 0 and w[4] == 1 and w[-1] == pytest.approx(0, abs=1e-12)
     onset, apex, offset = (f.astype(float) for f in (frames[0], frames[4], frames[8]))
     assert np.abs(offset - onset).max() <= 1  # back to neutral (rounding only)
-    diff = np.abs(apex - onset).mean(axis=2)
-    assert diff.max() > 10  # visible where it moves...
-    assert (diff > 2).mean() < 0.10  # ...but only over a small part of the frame
-    assert diff[-40:].max() < 1 and diff[:, :30].max() < 1  # nothing below the chin or at the border
+    diff = np.abs(apex - onset)  # SAMM frames are grey: (1088, 2040)
+    x0, y0, x1, y1 = ident.geometry.window()
+    face = diff[y0:y1, x0:x1]
+    assert face.max() > 10  # visible where it moves...
+    assert (face > 2).mean() < 0.10  # ...but only over a small part of the face window
+    assert face[-40:].max() < 1 and face[:, :30].max() < 1  # nothing below the chin or at the window's border
+    face[:] = 0
+    assert diff.max() == 0  # outside the window the frame is the static background
+
+
+@pytest.mark.parametrize("layout,shape,suffix", [("casme2", (480, 640, 3), ".jpg"), ("samm", (1088, 2040), ".jpg"),
+                                                 ("smic", (230, 190, 3), ".bmp")])
+def test_release_geometry(tmp_path, layout, shape, suffix):
+    """Each layout is written at its release's frame size and colour, read back by our readers, and SAMM's
+    face lies inside the paper's 420×420 centre crop."""
+    from mfdan.data.images import read_image
+
+    cfg = SynthConfig(subjects=1, samples_per_subject=1, max_frames=3)
+    synthesize(layout, tmp_path / layout, cfg)
+    frames = sorted(p for p in (tmp_path / layout).rglob("*") if p.suffix in (".jpg", ".bmp"))
+    assert len(frames) == 3 and {p.suffix for p in frames} == {suffix}
+    raw = cv2.imread(str(frames[0]), cv2.IMREAD_UNCHANGED)
+    assert raw.shape == shape
+    assert read_image(frames[0]).shape[:2] == shape[:2]
+    ident = synth.make_identity(layout, synth.plan_layout(layout, cfg)[0].subject, cfg)
+    if layout == "samm":
+        h, w = shape
+        inside = (np.abs(ident.points - [w / 2, h / 2]) < 210).all()
+        assert inside, "a landmark falls outside the 420x420 centre crop"
+    if layout == "casme2":  # the face fills roughly CASME II's 280x340 face area of the 640x480 frame
+        span = ident.points.max(axis=0) - ident.points.min(axis=0)
+        assert 150 < span[0] < 300 and 150 < span[1] < 300
 
 
 def test_interrupted_synth_leaves_nothing(tmp_path, monkeypatch):

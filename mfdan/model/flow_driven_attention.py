@@ -152,6 +152,21 @@ class FlowDrivenWindowAttention(nn.Module):
         out = getattr(self, f"_{impl}")(q, k, v, qf, mask, drop)  # (B·nW, h, N, d)
         return self.proj(out.transpose(1, 2).reshape(bw, n, c))
 
+    @torch.no_grad()
+    def attention_maps(self, x: torch.Tensor, flow: torch.Tensor | None = None, *,
+                       mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """For analysis: the self map softmax(Q_m K_mᵀ/√d + B) (Eq. 10) and, when flow-driven, the flow map
+        softmax(cos(Q_f, K_m)/τ + B) (Eq. 11), each (B·nW, heads, N, N), without DropKey (eval)."""
+        bw, n, _ = x.shape
+        q, k, _ = self.qkv(x).view(bw, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        bias = self._full_bias(bw, mask, None, q.dtype)
+        maps = {"self": torch.softmax(q @ k.transpose(-2, -1) * self.scale + bias, dim=-1)}
+        if self.flow_driven and flow is not None:
+            b_q = self.qkv.bias[: self.dim] if self.qkv.bias is not None else None
+            qf = self._split_heads(F.linear(flow, self.qkv.weight[: self.dim], b_q))
+            maps["flow"] = torch.softmax(self.flow_logits(qf, k) + bias, dim=-1)
+        return maps
+
     # --- implementations -------------------------------------------------------------------------
     def _full_bias(self, bw: int, mask: torch.Tensor | None, drop: torch.Tensor | None, dtype) -> torch.Tensor:
         """B (+ shift mask) (+ DropKey), materialised to broadcast against (B·nW, heads, N, N)."""

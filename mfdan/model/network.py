@@ -41,6 +41,10 @@ class MFDANConfig:
     tau_init: Annotated[float, POSITIVE] = 0.1                    #: initial τ of the cosine flow branch (Eq. 13)
     share_patch_embed: bool = False          #: one patch embedding for image and flow
     share_merging: bool = False              #: one set of merging layers for image and flow tokens
+    #: LayerNorm in the flow tokens' patch embedding and merging (Swin's, as for the image). False keeps the
+    #: motion's magnitude in the flow tokens: a still patch stays near zero instead of being rescaled to unit
+    #: variance (its noise then sets the flow query's direction). A documented deviation (docs/equations.md).
+    flow_token_norm: bool = True
     #: SSSN flow encoder (Sec. III-A): input side (the flow map is average-pooled to it; = img_size: none),
     #: widths, kernels, strides, paddings of its two convolutions, max-pool (kernel, stride), FC width
     flow_encoder_input: Annotated[int, AtLeast(4)] = 224
@@ -66,6 +70,9 @@ class MFDANConfig:
         if self.embed_dim % self.heads[0] or self.merge_dims[-1] % self.heads[1]:
             raise ValueError(f"embed_dim {self.embed_dim} and merge_dims[-1] {self.merge_dims[-1]} must be divisible "
                              f"by heads {list(self.heads)}")
+        if not self.flow_token_norm and (self.share_patch_embed or self.share_merging):
+            raise ValueError("flow_token_norm: false needs the flow's own embedding and merging layers "
+                             "(share_patch_embed and share_merging false)")
 
     @property
     def grid(self) -> int:
@@ -85,9 +92,9 @@ class MFDAN(nn.Module):
         self.block2 = FlowDrivenBlock(dim=dims[-1], heads=cfg.heads[1], resolution=cfg.grid // 8, **common)
         if cfg.flow_driven:
             self.flow_embed = self.patch_embed if cfg.share_patch_embed else \
-                PatchEmbed(dim=cfg.embed_dim, patch=cfg.patch_size)
+                PatchEmbed(dim=cfg.embed_dim, patch=cfg.patch_size, norm=cfg.flow_token_norm)
             self.flow_merge = self.merge if cfg.share_merging else \
-                nn.ModuleList(PatchMerging(dim=a, out_dim=b) for a, b in zip(dims, dims[1:]))
+                nn.ModuleList(PatchMerging(dim=a, out_dim=b, norm=cfg.flow_token_norm) for a, b in zip(dims, dims[1:]))
         self.norm = nn.LayerNorm(dims[-1])
         self.flow_encoder = OpticalFlowEncoder(input_size=cfg.flow_encoder_input, channels=cfg.flow_encoder_channels,
                                                kernels=cfg.flow_encoder_kernels, strides=cfg.flow_encoder_strides,

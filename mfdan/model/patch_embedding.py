@@ -16,11 +16,11 @@ from torch import nn
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, *, in_chans: int = 3, dim: int = 96, patch: int = 4) -> None:
+    def __init__(self, *, in_chans: int = 3, dim: int = 96, patch: int = 4, norm: bool = True) -> None:
         super().__init__()
         self.patch = patch
         self.proj = nn.Conv2d(in_chans, dim, kernel_size=patch, stride=patch)
-        self.norm = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim) if norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, H/patch, W/patch, dim)"""
@@ -32,9 +32,9 @@ class PatchEmbed(nn.Module):
 
 
 class PatchMerging(nn.Module):
-    def __init__(self, *, dim: int, out_dim: int) -> None:
+    def __init__(self, *, dim: int, out_dim: int, norm: bool = True) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(4 * dim)
+        self.norm = nn.LayerNorm(4 * dim) if norm else nn.Identity()
         self.reduction = nn.Linear(4 * dim, out_dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ Estimation: top-scoring frontal face (dlib HOG detector) → 68 landmarks → ey
 36–41 and 42–47) → rotation about the eye midpoint that makes the eye line horizontal → the square box
 around the rotated landmarks, grown by ``margin`` → scaled to ``size``. Per-dataset crop policy:
 ``pre_crop`` centre-crops the raw frame first (SAMM: 420×420 of the 2040×1088 frame), and ``method:
-resize`` skips detection for releases that are already face crops (SMIC-HS).
+resize`` skips detection and scales the (pre-cropped) frame: SAMM's paper setting, "using center cropping, we
+cut the image to 420 × 420" (Sec. IV-B), and SMIC-HS, whose release is already face crops.
 """
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ class AlignConfig:
     output_size: Annotated[int, AtLeast(16)] = 224                #: output side, px (not `size`: DVC's run-cache ignores that key)
     margin: Annotated[float, NON_NEGATIVE] = 0.15                  #: the landmark box grows by this fraction on each side
     upsample: Annotated[int, NON_NEGATIVE] = 1                     #: dlib detector upsampling (finds smaller faces, slower)
-    method: dict[str, str] = field(default_factory=lambda: {"casme2": "landmarks", "samm": "landmarks",
+    #: per dataset: ``landmarks`` (detect, undo the roll, crop the landmark box) or ``resize`` (scale the whole
+    #: frame, after ``pre_crop``). SAMM's ``resize`` after the 420 px centre crop is the paper's (Sec. IV-B);
+    #: ``samm: landmarks`` adds our landmark crop after it, a documented switch.
+    method: dict[str, str] = field(default_factory=lambda: {"casme2": "landmarks", "samm": "resize",
                                                             "smic": "resize"})
     pre_crop: Annotated[dict[str, int], NON_NEGATIVE] = field(default_factory=lambda: {"casme2": 0, "samm": 420, "smic": 0})
     fallback: str = "error"               #: no face found: ``error``, or ``center_crop`` (logged and counted)

@@ -2,7 +2,8 @@
 
 Nobody outside the licensing labs can ship the real datasets, so the project's embedded default is a
 generator whose output the *same* readers and pipeline consume. Each clip is built from a real face
-photo (scikit-image's ``astronaut``):
+photo (``faces``: scikit-image's ``astronaut`` for the demo; matplotlib's ``grace_hopper`` too, see
+:data:`FACE_PHOTOS`):
 
 * **identity** per subject: random affine geometry (scale, aspect, roll, shift), a smooth elastic warp of
   the face shape, skin tone (per-channel gain and gamma) and illumination (brightness and a directional
@@ -13,12 +14,18 @@ photo (scikit-image's ``astronaut``):
   amplitude and following a smooth onset → apex → offset profile;
 * **nuisance**: small global head jitter per frame and Gaussian sensor noise.
 
+Frames have the release's geometry (``geometry: release``, :data:`RELEASE_GEOMETRY`): CASME II 640×480
+colour with the face where the raw release has it, SAMM 2040×1088 greyscale with the face near the centre
+(so the paper's 420×420 centre crop runs as on the release), SMIC-HS as its distributed face crops.
+Only a window around the face is re-sampled per frame; the rest is the subject's static frame plus
+per-frame noise. ``geometry: compact`` writes small square frames instead (the tests' fast path).
+
 Annotation rows (subjects, sample names, onset/apex/offset frame numbers, AU strings, labels) are taken
 from the public coding sheets shipped in ``mfdan/data/resources`` (SMIC-HS: the MEGC2019 list), with clip
 durations compressed to ``max_frames``. Everything is drawn from ``numpy.random.default_rng`` seeded by
 ``(seed, layout, subject, sample)``, so the same config writes the same bytes (spreadsheets included:
-their zip timestamps are fixed). dlib must detect the face in every frame written; the generator
-checks that and fails loudly otherwise. The image arithmetic is :mod:`mfdan.synth.exact`, so the same config
+their zip timestamps are fixed). dlib must detect the face in every frame written (in its face window);
+the generator checks that and fails loudly otherwise. The image arithmetic is :mod:`mfdan.synth.exact`, so the same config
 writes the same bytes on any x86-64 CPU, whatever SIMD features it has (tested with features disabled).
 """
 from __future__ import annotations
@@ -50,6 +57,7 @@ from mfdan.synth import exact
 
 LAYOUTS = DATASETS  # one native layout per dataset
 FIXED_TIME = dt.datetime(2000, 1, 1)
+GEOMETRIES = ("release", "compact")
 
 
 @dataclass(frozen=True)
@@ -61,15 +69,21 @@ class SynthConfig:
     samples_per_subject: Annotated[int, AtLeast(1)] = 6           #: clips per subject, classes taken round-robin
     others_per_subject: Annotated[int, NON_NEGATIVE] = 0            #: extra 'others'-labelled clips (dropped by 3-class protocols)
     max_frames: Annotated[int, AtLeast(3)] = 9                    #: frames per clip, onset..offset (real durations compressed)
-    frame_size: Annotated[int, AtLeast(96)] = 224                  #: frame side in pixels
+    geometry: str = "release"              #: ``release``: each layout's release frame size (RELEASE_GEOMETRY); ``compact``: frame_size squares
+    frame_size: Annotated[int, AtLeast(96)] = 224                  #: frame side in pixels under ``geometry: compact``
     amplitude: Annotated[tuple[float, float], POSITIVE, Increasing(strict=False)] = (0.8, 2.0)  #: peak AU displacement at the apex, px (uniform range)
     noise: Annotated[float, NON_NEGATIVE] = 1.5                     #: sensor noise std, grey levels
     jitter: Annotated[float, NON_NEGATIVE] = 0.15                   #: head jitter std per frame, px
-    check_faces: bool = True               #: run dlib on every frame and fail if no face is found
+    faces: tuple[str, ...] = ("astronaut",)  #: face photos (FACE_PHOTOS), given to the subjects in turn
+    check_faces: bool = True               #: run dlib on every frame's face window and fail if no face is found
 
     def __post_init__(self) -> None:
         if self.max_frames < 3:
             raise ValueError("synth.max_frames must be at least 3 (onset, apex, offset)")
+        if not self.faces or set(self.faces) - set(FACE_PHOTOS):
+            raise ValueError(f"synth.faces must be a non-empty list of {FACE_PHOTOS}, not {list(self.faces)}")
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"synth.geometry must be one of {GEOMETRIES}, not {self.geometry!r}")
         if self.frame_size < 96:
             raise ValueError("synth.frame_size must be at least 96 px for dlib to find the face")
         if self.subjects < 1 or self.samples_per_subject < 1:
@@ -119,12 +133,46 @@ class ClipPlan:
     label3: str | None = None
 
 
+#: the face photos the generator can animate, all real photos that ship inside installed packages
+FACE_PHOTOS = ("astronaut", "grace_hopper")
+LANDMARK_SPAN = 0.7   #: the 68-landmark span as a fraction of the face area's side
+
+
 @cache
 def base_face() -> np.ndarray:
-    """scikit-image's astronaut photo (RGB uint8, 512×512), the one real face the generator uses."""
-    from skimage import data
+    """scikit-image's astronaut photo (RGB uint8, 512×512), the demo's face."""
+    return face_photo("astronaut").image
 
-    return np.ascontiguousarray(data.astronaut())
+
+@dataclass(frozen=True)
+class FacePhoto:
+    image: np.ndarray               #: RGB uint8
+    centre: tuple[float, float]     #: the face area's centre (x, y): the middle of the 68-landmark box, px
+    side: float                     #: the face area's side: the landmark span / LANDMARK_SPAN, px
+
+
+@cache
+def face_photo(name: str) -> FacePhoto:
+    """A real face photo that ships in a package: scikit-image's ``astronaut`` (Eileen Collins; the demo's)
+    or matplotlib's ``grace_hopper`` sample image (kept for checks the demo was not tuned on), with its face
+    area measured by dlib."""
+    if name == "astronaut":
+        from skimage import data
+
+        img = np.ascontiguousarray(data.astronaut())
+    elif name == "grace_hopper":
+        import matplotlib.cbook
+
+        img = cv2.cvtColor(cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
+    else:
+        raise ValueError(f"unknown face photo {name!r}; expected one of {FACE_PHOTOS}")
+    found = lm.detect_face(img, upsample=1)
+    if found is None:
+        raise RuntimeError(f"synth: dlib finds no face in the {name} photo")
+    pts = lm.landmarks(img, found[0])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return FacePhoto(image=img, centre=(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2),
+                     side=float(max(hi - lo)) / LANDMARK_SPAN)
 
 
 def _rng(cfg: SynthConfig, *parts: str) -> np.random.Generator:
@@ -197,59 +245,113 @@ def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig,
 
 
 # --- rendering ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Geometry:
+    """Where a layout's frames put the face."""
+
+    frame: tuple[int, int]          #: (width, height), px
+    face: float                     #: side of the face area (forehead to chin, ~1.4× the 68-landmark span), px
+    centre: tuple[float, float]     #: the face box's centre (x, y), px
+    grey: bool = False              #: 8-bit greyscale frames (SAMM)
+
+    def window(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)``: the region re-rendered per frame (the face area grown by 15 % on each side,
+        clamped to the frame). Expression motion and head jitter live there; the rest of the frame is the
+        identity's static background plus per-frame sensor noise."""
+        half = 0.65 * self.face
+        w, h = self.frame
+        cx, cy = self.centre
+        return (max(0, math.floor(cx - half)), max(0, math.floor(cy - half)),
+                min(w, math.ceil(cx + half)), min(h, math.ceil(cy + half)))
+
+
+#: Frame geometry of the public releases (docs/equations.md, "Demo data"):
+RELEASE_GEOMETRY: dict[str, Geometry] = {
+    # CASME II, CASME2_RAW_selected: 640×480 colour at 200 fps, face area ≈ 280×340 px (Yan et al. 2014),
+    # somewhat below the frame centre
+    "casme2": Geometry(frame=(640, 480), face=310.0, centre=(320.0, 250.0)),
+    # SAMM: 2040×1088 8-bit greyscale at 200 fps, face area ≈ 400×400 px (Davison et al. 2018), near the
+    # centre, which is why the paper's 420×420 centre crop (Sec. IV-B) holds it
+    "samm": Geometry(frame=(2040, 1088), face=400.0, centre=(1020.0, 544.0), grey=True),
+    # SMIC-HS as distributed (SMIC_all_cropped/HS): face crops of the 640×480 recordings, whose face area is
+    # ≈ 190×230 px (Li et al. 2013); the crop is the face box
+    "smic": Geometry(frame=(190, 230), face=190.0, centre=(95.0, 115.0)),
+}
+
+
+def geometry(layout: str, cfg: SynthConfig) -> Geometry:
+    """``layout``'s frame geometry under ``cfg.geometry``: the release's, or ``compact`` square frames of
+    ``cfg.frame_size`` px with the face area at 70 % of the side (fast, for tests)."""
+    if cfg.geometry == "release":
+        return RELEASE_GEOMETRY[layout]
+    s = cfg.frame_size
+    return Geometry(frame=(s, s), face=s * 0.7, centre=(s / 2, s / 2), grey=layout == "samm")
+
+
+def grey_of(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of float RGB (H×W×3 → H×W), as separate element-wise operations (exact)."""
+    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+
+
 @dataclass
 class Identity:
-    image: np.ndarray        # H×W×3 float64 RGB, 0..255, before noise
-    points: np.ndarray       # 68×2 landmarks on ``image``
+    image: np.ndarray        # the full frame before noise: H×W×3 float64 RGB, or H×W grey, 0..255
+    points: np.ndarray       # 68×2 landmarks, frame coordinates
+    geometry: Geometry
 
 
-def make_identity(layout: str, subject: str, cfg: SynthConfig) -> Identity:
-    """One subject's face: geometry, shape, skin tone and illumination drawn from the subject's seed. All
-    arithmetic is :mod:`mfdan.synth.exact` (float64, the same bits on every CPU)."""
-    src = base_face()
-    s = cfg.frame_size
+def make_identity(layout: str, subject: str, cfg: SynthConfig, face: str = "astronaut") -> Identity:
+    """One subject's face (photo ``face``) in ``layout``'s frame geometry: placement, shape, skin tone and
+    illumination drawn from the subject's seed. All arithmetic is :mod:`mfdan.synth.exact` (float64, the
+    same bits on every CPU)."""
+    photo = face_photo(face)
+    src, k = photo.image, photo.side / 134.0  # k: offsets below were set on the astronaut's 134 px face
+    geo = geometry(layout, cfg)
+    (w, h), f = geo.frame, geo.face
+    x0, y0, x1, y1 = geo.window()
     for attempt in range(20):
         rng = _rng(cfg, layout, subject, "identity", str(attempt))
-        # geometry: map a ~190 px box around the astronaut's face (centre ≈ (224, 132)) to the frame
-        scale = s / 190.0 * rng.uniform(0.92, 1.08)
+        # placement: map the photo's face area to the frame's
+        scale = f / photo.side * rng.uniform(0.92, 1.08)
         aspect = rng.uniform(0.94, 1.06)
         angle = math.radians(rng.uniform(-4, 4))
-        cx, cy = 224 + rng.uniform(-6, 6), 132 + rng.uniform(-6, 6)
+        cx, cy = photo.centre[0] + k * rng.uniform(-6, 6), photo.centre[1] + k * rng.uniform(-6, 6)
         cos, sin = math.cos(angle), math.sin(angle)
         a = [[scale * aspect * cos, -scale * sin], [scale * aspect * sin, scale * cos]]
-        t = [s / 2 - (a[0][0] * cx + a[0][1] * cy), s / 2 - (a[1][0] * cx + a[1][1] * cy)]
-        img = exact.warp_affine(src, np.array([[*a[0], t[0]], [*a[1], t[1]]]), (s, s))
-        # face shape: smooth low-frequency elastic warp, up to ~2.5 % of the frame
-        coarse = rng.normal(0, 0.012 * s, size=(2, 4, 4))
-        dx, dy = (exact.resize(c, (s, s)) for c in coarse)
-        gx, gy = exact.grid(s, s)
+        t = [geo.centre[0] - (a[0][0] * cx + a[0][1] * cy), geo.centre[1] - (a[1][0] * cx + a[1][1] * cy)]
+        img = exact.warp_affine(src, np.array([[*a[0], t[0]], [*a[1], t[1]]]), (w, h))  # (h, w, 3)
+        # face shape: a smooth elastic warp, up to ~2.5 % of the face, on a grid of ~4 knots per face side
+        coarse = rng.normal(0, 0.012 * f, size=(2, max(2, round(4 * h / f)), max(2, round(4 * w / f))))
+        dx, dy = (exact.resize(c, (w, h)) for c in coarse)
+        gx, gy = exact.grid(w, h)
         img = exact.sample_cubic(img, gx - dx, gy - dy)
-        # skin tone and illumination
+        # skin tone and illumination (the ramp spans the face box)
         gain = rng.uniform([0.85, 0.82, 0.78], [1.10, 1.05, 1.05])
         gamma = rng.uniform(0.85, 1.15)
         img = 255.0 * exact.power(np.clip(img * gain, 0, 255) / 255.0, gamma)
         theta = rng.uniform(0, 2 * math.pi)
-        ramp = ((gx - s / 2) * math.cos(theta) + (gy - s / 2) * math.sin(theta)) / s
+        ramp = ((gx - geo.centre[0]) * math.cos(theta) + (gy - geo.centre[1]) * math.sin(theta)) / f
         img = img * (rng.uniform(0.85, 1.1) * (1 + rng.uniform(0, 0.35) * ramp))[..., None]
-        img = np.clip(img, 0, 255)
-        u8 = img.round().astype(np.uint8)
+        img = np.clip(grey_of(img) if geo.grey else img, 0, 255)
+        u8 = img[y0:y1, x0:x1].round().astype(np.uint8)  # the face window
         found = lm.detect_face(u8)
         if found is None:
             continue
-        return Identity(image=img, points=lm.landmarks(u8, found[0]))
-    raise RuntimeError(f"synth: no detectable identity for {layout}/{subject} in 20 draws (size {s})")
+        return Identity(image=img, points=lm.landmarks(u8, found[0]) + [x0, y0], geometry=geo)
+    raise RuntimeError(f"synth: no detectable identity for {layout}/{subject} in 20 draws ({geo})")
 
 
-def motion_field(points: np.ndarray, aus: Iterable[str], size: int) -> np.ndarray:
-    """Displacement field (2×H×W) of the given AUs anchored on 68 landmarks, scaled so its longest vector is 1."""
+def motion_field(points: np.ndarray, aus: Iterable[str], width: int, height: int) -> np.ndarray:
+    """Displacement field (2×height×width) of the given AUs anchored on 68 landmarks (coordinates in that
+    field's pixels), scaled so its longest vector is 1."""
     le, re_ = lm.eye_centres(points)
     sigma = SIGMA_FRAC * math.hypot(float(re_[0] - le[0]), float(re_[1] - le[1]))
-    field_ = np.zeros((2, size, size))
+    field_ = np.zeros((2, height, width))
     for au in aus:
         for idx, (ux, uy) in AU_MOTION[au]:
             px, py = (float(v) for v in points[idx])
-            # a separable Gaussian bump: exp(−(x−px)²/2σ²) · exp(−(y−py)²/2σ²), (size, size)
-            bump = exact.gaussian_1d(size, py, sigma)[:, None] * exact.gaussian_1d(size, px, sigma)[None, :]
+            # a separable Gaussian bump: exp(−(x−px)²/2σ²) · exp(−(y−py)²/2σ²), (height, width)
+            bump = exact.gaussian_1d(height, py, sigma)[:, None] * exact.gaussian_1d(width, px, sigma)[None, :]
             field_[0] += ux * bump
             field_[1] += uy * bump
     peak = float(np.sqrt(field_[0] * field_[0] + field_[1] * field_[1]).max())  # the peak displacement length
@@ -263,20 +365,23 @@ def temporal_profile(n: int, apex: int) -> np.ndarray:
 
 
 def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np.ndarray]:
-    """The clip's frames (H×W×3 uint8 RGB), onset to offset."""
+    """The clip's frames (H×W×3 RGB, or H×W grey, uint8), onset to offset: the face window re-sampled
+    with the expression and head jitter, over the identity's static frame, plus sensor noise everywhere."""
     rng = _rng(cfg, plan.layout, plan.subject, plan.sample, "render")
-    s = cfg.frame_size
+    x0, y0, x1, y1 = identity.geometry.window()
     n = plan.offset - plan.onset + 1
     amp = rng.uniform(*cfg.amplitude)
-    unit = motion_field(identity.points, plan.motion, s)
+    unit = motion_field(identity.points - [x0, y0], plan.motion, x1 - x0, y1 - y0)  # (2, wh, ww)
     weights = temporal_profile(n, plan.apex - plan.onset)
-    gx, gy = exact.grid(s, s)
+    gx, gy = exact.grid(x1 - x0, y1 - y0)
+    gx, gy = gx + x0, gy + y0  # frame coordinates of the window's pixels
     frames = []
     for w in weights:
         jx, jy = rng.normal(0, cfg.jitter, size=2)
         d = (amp * w) * unit
+        img = identity.image.copy()
         # backward map: content at p moves to p + d (first order, d is small and smooth)
-        img = exact.sample_cubic(identity.image, gx - d[0] - jx, gy - d[1] - jy)
+        img[y0:y1, x0:x1] = exact.sample_cubic(identity.image, gx - d[0] - jx, gy - d[1] - jy)
         img = img + rng.normal(0, cfg.noise, size=img.shape)
         frames.append(np.clip(img, 0, 255).round().astype(np.uint8))
     return frames
@@ -295,9 +400,10 @@ def frame_relpath(plan: ClipPlan, n: int) -> Path:
 
 
 def write_image(path: Path, rgb: np.ndarray, layout: str) -> None:
+    """One frame in the layout's file format (H×W×3 RGB, or H×W grey)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if layout == "samm":  # SAMM is recorded in 8-bit greyscale
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if rgb.ndim == 2:  # greyscale (SAMM)
+        ok, buf = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, 95])
     elif layout == "casme2":
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
     else:
@@ -369,11 +475,16 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
         for lay, plans in plans_by_layout.items():
             root = tmp / lay if layout == "all" else tmp
             identities: dict[str, Identity] = {}
+            subjects = sorted({p.subject for p in plans})
+            faces = {subj: cfg.faces[i % len(cfg.faces)] for i, subj in enumerate(subjects)}  # in turn
             for p in plans:
-                ident = identities.get(p.subject) or identities.setdefault(p.subject, make_identity(lay, p.subject, cfg))
+                if p.subject not in identities:
+                    identities[p.subject] = make_identity(lay, p.subject, cfg, faces[p.subject])
+                ident = identities[p.subject]
                 frames = render_clip(ident, p, cfg)
+                x0, y0, x1, y1 = ident.geometry.window()
                 for n, img in zip(range(p.onset, p.offset + 1), frames):
-                    if cfg.check_faces and lm.detect_face(img) is None:
+                    if cfg.check_faces and lm.detect_face(img[y0:y1, x0:x1]) is None:
                         raise RuntimeError(f"synth: dlib finds no face in {lay}/{frame_relpath(p, n)}")
                     write_image(root / frame_relpath(p, n), img, lay)
                 bar.update(1)

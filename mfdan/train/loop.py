@@ -13,6 +13,7 @@ import csv
 import json
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -167,8 +168,9 @@ def run_epoch(model: MFDAN, opt: torch.optim.Optimizer, scaler: torch.amp.GradSc
 
 
 def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConfig, *,
-               progress: bool = True) -> FoldResult:
-    """Train on every subject but ``fold``, then predict ``fold`` once."""
+               progress: bool = True, on_epoch: Callable[[int, MFDAN], None] | None = None) -> FoldResult:
+    """Train on every subject but ``fold``, then predict ``fold`` once. ``on_epoch(epoch, model)`` is called
+    after each epoch (analysis hooks, e.g. ``bench/ablation.py --diagnose``; it must not change the model)."""
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"  # mixed precision is a CUDA option, decided once here
     seed = fold_seed(fold, cfg.seed)
@@ -204,6 +206,8 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
                 best = Selection(epoch=epoch + 1, score=row["val_uf1"],
                                  state={k: v.detach().clone() for k, v in model.state_dict().items()})
         result.curve.append(row)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, model)
         bar.update(1, loss=row["train_loss"], acc=row["train_acc"])
         if len(split.val) and epoch + 1 - best.epoch >= cfg.patience:
             break

@@ -1,0 +1,113 @@
+"""The three input forms of ``mfdan predict``, each read into a :class:`Clip`: a list of frames (RGB uint8, as
+the pipeline reads dataset frames) with the onset index and, when given, the apex index.
+
+* two frames: ``--onset FILE --apex FILE``;
+* a clip folder: its image files in natural order (``img2`` before ``img10``), so the native CASME II, SAMM
+  and SMIC-HS clip folders work as they are;
+* a video file: every frame OpenCV decodes.
+
+``--onset N`` / ``--apex N`` index the frames of a folder or video (0 = the first); without ``--apex`` the
+apex is spotted later (:mod:`mfdan.predict.predictor`). Every problem is a :class:`DatasetError` naming the
+file."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mfdan.core.errors import DatasetError
+from mfdan.data.images import read_image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+
+@dataclass
+class Clip:
+    """One input to predict: frames (H×W×3 uint8 RGB), onset index, apex index (None = spot it)."""
+
+    source: str                     #: what the user passed (a folder, a video, or the onset file)
+    frames: list[np.ndarray]
+    onset: int
+    apex: int | None
+    names: list[str]                #: per frame: its file, or ``<video>:<index>``
+    kind: str = "clip"              #: ``frames`` (two files), ``clip`` (a folder) or ``video``
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders embedded numbers by value: ``img2`` < ``img10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def _check_range(path: str | Path, n: int, onset: int, apex: int | None) -> None:
+    if n < 2:
+        raise DatasetError(path, f"{n} frame{'s' if n != 1 else ''}: a clip needs at least 2 (onset and apex)")
+    if not 0 <= onset < n:
+        raise DatasetError(path, f"onset index {onset} is out of range: the clip has {n} frames (0..{n - 1})")
+    if apex is not None:
+        if not 0 <= apex < n:
+            raise DatasetError(path, f"apex index {apex} is out of range: the clip has {n} frames (0..{n - 1})")
+        if apex == onset:
+            raise DatasetError(path, f"apex index {apex} equals the onset index: no motion to measure")
+    elif onset == n - 1:
+        raise DatasetError(path, f"onset index {onset} is the last frame: no frame after it to spot an apex in")
+
+
+def two_frames(onset: str | Path, apex: str | Path) -> Clip:
+    """``--onset FILE --apex FILE``."""
+    frames = [read_image(onset), read_image(apex)]
+    if frames[0].shape != frames[1].shape:
+        raise DatasetError(apex, f"size {frames[1].shape[1]}x{frames[1].shape[0]} differs from the onset frame's "
+                                 f"{frames[0].shape[1]}x{frames[0].shape[0]} ({onset})")
+    return Clip(source=str(onset), frames=frames, onset=0, apex=1, names=[str(onset), str(apex)], kind="frames")
+
+
+def clip_folder(path: str | Path, onset: int = 0, apex: int | None = None) -> Clip:
+    """A folder of frames in natural order."""
+    path = Path(path)
+    files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                   key=lambda p: natural_key(p.name))
+    _check_range(path, len(files), onset, apex)
+    frames = [read_image(p) for p in files]
+    if len({f.shape for f in frames}) > 1:
+        raise DatasetError(path, "its frames differ in size; a clip is one camera's frames")
+    return Clip(source=str(path), frames=frames, onset=onset, apex=apex, names=[str(p) for p in files])
+
+
+def video(path: str | Path, onset: int = 0, apex: int | None = None) -> Clip:
+    """Every frame of a video file OpenCV can decode."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "video file not found")
+    cap = cv2.VideoCapture(str(path))
+    frames: list[np.ndarray] = []
+    try:
+        if not cap.isOpened():
+            raise DatasetError(path, "OpenCV cannot open this video (unreadable, damaged or not a video)")
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB))
+    finally:
+        cap.release()
+    if not frames:
+        raise DatasetError(path, "OpenCV decodes no frame from this video (unreadable, damaged or not a video)")
+    _check_range(path, len(frames), onset, apex)
+    return Clip(source=str(path), frames=frames, onset=onset, apex=apex,
+                names=[f"{path}:{i}" for i in range(len(frames))], kind="video")
+
+
+def read_input(path: str | Path, onset: int = 0, apex: int | None = None) -> Clip:
+    """A positional input: a clip folder or a video file."""
+    path = Path(path)
+    if path.is_dir():
+        return clip_folder(path, onset, apex)
+    if not path.exists():
+        raise DatasetError(path, "no such file or folder")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise DatasetError(path, "a single image is not a clip: pass two frames as --onset FILE --apex FILE, "
+                                 "or a folder of frames")
+    return video(path, onset, apex)

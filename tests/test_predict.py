@@ -1,0 +1,159 @@
+"""`mfdan predict`: the three input forms, the JSON shape, Grad-CAM overlays, and one clear error per bad input
+while the other inputs still get answers. The model folder here is a small untrained MFDAN written with the
+same helper `train_final` uses (the equality with the pipeline's own probabilities is in the e2e test)."""
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from mfdan.cli import app
+from mfdan.magnify.magnification import MagnifyConfig
+from mfdan.model.network import MFDAN, MFDANConfig
+from mfdan.predict.inputs import natural_key
+from mfdan.predict.model_card import CARD, load_final, write_model_dir
+from mfdan.preprocess.alignment import AlignConfig
+from mfdan.preprocess.optical_flow import FlowConfig
+from mfdan.train.loop import TrainConfig
+
+CLASSES = ["negative", "positive", "surprise"]
+SIZE = 64
+
+
+def small_model_cfg(num_classes: int = 3, img_size: int = SIZE) -> MFDANConfig:
+    return MFDANConfig(img_size=img_size, patch_size=4, embed_dim=16, merge_dims=(16, 16, 16), heads=(2, 2), window=8,
+                       flow_encoder_input=16, flow_encoder_channels=(4, 8), flow_encoder_kernels=(5, 5),
+                       flow_encoder_strides=(1, 1), flow_encoder_paddings=(2, 2), flow_encoder_pool=(2, 2),
+                       flow_encoder_dim=8, num_classes=num_classes)
+
+
+def make_model_dir(out: Path, *, classes=CLASSES, weights_cfg: MFDANConfig | None = None) -> Path:
+    cfg = small_model_cfg(len(classes))
+    torch.manual_seed(0)
+    state = MFDAN(weights_cfg or cfg).state_dict()
+    params = {"dropkey": 0.3, "model": asdict(cfg), "train": asdict(TrainConfig()),
+              "align": asdict(AlignConfig(output_size=SIZE, workers=1)),
+              "flow": asdict(FlowConfig(output_size=SIZE, workers=1)),
+              "magnify": asdict(MagnifyConfig(method="linear")),
+              "data": {"apex": "annotated", "apex_fallback": "middle", "spotting_flow": "farneback"}}
+    write_model_dir(out, state, {"classes": list(classes), "params": params}, None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return make_model_dir(tmp_path_factory.mktemp("final") / "final")
+
+
+@pytest.fixture(scope="module")
+def clip_dir(synth_root) -> Path:
+    """A generated CASME II clip folder (compact frames; the face is found in each)."""
+    return sorted(p for p in (synth_root / "casme2").glob("sub*/*") if p.is_dir())[0]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, ["predict", *map(str, args)])
+
+
+def test_natural_order():
+    names = ["img10.jpg", "img2.jpg", "img1.jpg", "IMG3.jpg"]
+    assert sorted(names, key=natural_key) == ["img1.jpg", "img2.jpg", "IMG3.jpg", "img10.jpg"]
+
+
+def test_two_frames_json_shape(model_dir, clip_dir):
+    frames = sorted(clip_dir.iterdir(), key=lambda p: natural_key(p.name))
+    res = invoke("--model", model_dir, "--onset", frames[0], "--apex", frames[2], "--json")
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout.strip())
+    assert list(rec) == ["input", "label", "probabilities", "onset", "apex"]
+    assert rec["input"] == str(frames[0]) and rec["onset"] == str(frames[0]) and rec["apex"] == str(frames[2])
+    assert list(rec["probabilities"]) == CLASSES and rec["label"] in CLASSES
+    assert sum(rec["probabilities"].values()) == pytest.approx(1, abs=1e-6)
+    assert rec["label"] == max(rec["probabilities"], key=rec["probabilities"].get)
+
+
+def test_clip_folder_spots_the_apex_and_video_agrees(model_dir, clip_dir, tmp_path, synth_root):
+    """A clip folder without --apex: the apex is spotted (flow_peak) near the generator's apex; the same frames
+    as an MJPG video give the same onset/apex (decoding is lossy, so probabilities may differ slightly)."""
+    plan = json.loads((synth_root / "casme2" / "synth_manifest.json").read_text())["samples"]
+    row = next(s for s in plan if s["sample"] == clip_dir.name and s["subject"] == clip_dir.parent.name)
+    res = invoke("--model", model_dir, clip_dir, "--json")
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout.strip())
+    assert rec["onset"] == 0 and abs(rec["apex"] - (row["apex"] - row["onset"])) <= 1
+    frames = [cv2.imread(str(p)) for p in sorted(clip_dir.iterdir(), key=lambda p: natural_key(p.name))]
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, frames[0].shape[1::-1])
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    res = invoke("--model", model_dir, path, "--json", "--apex", rec["apex"])
+    assert res.exit_code == 0, res.output
+    vid = json.loads(res.stdout.strip())
+    assert (vid["onset"], vid["apex"]) == (0, rec["apex"]) and vid["input"] == str(path)
+
+
+def test_table_timings_and_cam(model_dir, clip_dir, tmp_path):
+    res = invoke("--model", model_dir, clip_dir, clip_dir, "--cam", tmp_path / "cams", "--timings")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].split()[:2] == ["input", "label"] and "p(surprise)" in lines[0]
+    assert sum(1 for line in lines if line.startswith(str(clip_dir))) == 2
+    assert "seconds: read" in res.stdout and "flow" in res.stdout and "cam" in res.stdout
+    pngs = sorted(p.name for p in (tmp_path / "cams").iterdir())
+    assert pngs == [f"{clip_dir.name}.png", f"{clip_dir.name}_2.png"]  # one per input, never overwritten
+    img = cv2.imread(str(tmp_path / "cams" / pngs[0]))
+    assert img.shape == (SIZE, SIZE, 3)
+
+
+def test_bad_inputs_are_named_and_the_others_answered(model_dir, clip_dir, tmp_path):
+    grey = tmp_path / "noface"
+    grey.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(grey / f"f{i}.png"), np.full((120, 120, 3), 128, np.uint8))
+    single = tmp_path / "single"
+    single.mkdir()
+    cv2.imwrite(str(single / "f0.png"), np.full((120, 120, 3), 128, np.uint8))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 10)
+    res = invoke("--model", model_dir, grey, clip_dir, single, broken, "--json")
+    assert res.exit_code == 1
+    answered = [json.loads(line) for line in res.stdout.strip().splitlines()]
+    assert [a["input"] for a in answered] == [str(clip_dir)]
+    err = res.stderr
+    assert f"{grey / 'f0.png'}: dlib found no face" in err
+    assert f"{single}: 1 frame: a clip needs at least 2" in err
+    assert f"{broken}: OpenCV" in err
+    assert "3 of 4 inputs failed" in err
+
+    res = invoke("--model", model_dir, clip_dir, "--apex", 99)
+    assert res.exit_code == 1 and f"{clip_dir}: apex index 99 is out of range" in res.stderr
+    res = invoke("--model", model_dir, clip_dir, "--apex", "frame.jpg")
+    assert res.exit_code == 2 and "frame index" in res.stderr
+    res = invoke("--model", model_dir)
+    assert res.exit_code == 2 and "--onset FILE --apex FILE" in res.stderr
+
+
+def test_a_folder_that_is_not_a_model(tmp_path, clip_dir):
+    (tmp_path / "empty").mkdir()
+    res = invoke("--model", tmp_path / "empty", clip_dir)
+    assert res.exit_code == 2 and f"{tmp_path / 'empty' / CARD}: not an MFDAN model folder" in res.stderr
+    # a card whose classes the weights do not have (trained with another class set)
+    other = make_model_dir(tmp_path / "other", classes=["a", "b"], weights_cfg=small_model_cfg(3))
+    res = invoke("--model", other, clip_dir)
+    assert res.exit_code == 2 and f"{other / 'model.pt'}: weights do not fit" in res.stderr
+    # preprocessing at another image size than the network's
+    other = make_model_dir(tmp_path / "size")
+    card = json.loads((other / CARD).read_text())
+    card["params"]["align"]["output_size"] = 96
+    (other / CARD).write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=r"card.json: .*align.output_size.: 96.* do not match model.img_size 64"):
+        load_final(other)
+    card["format"] = "something-else"
+    (other / CARD).write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="not an MFDAN model card"):
+        load_final(other)
