@@ -164,7 +164,7 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help='One JSON object per input per line: {"input", "label", '
                                                          '"probabilities", "onset", "apex"}.')] = False,
     cam: Annotated[Optional[Path], typer.Option(help="Write a Grad-CAM overlay PNG per input into this folder.")] = None,
-    timings: Annotated[bool, typer.Option(help="Report seconds per part (align, spot, flow, magnify, model, "
+    timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part (align, spot, flow, magnify, model, "
                                                "cam).")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda")] = "auto",
 ) -> None:
