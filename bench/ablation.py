@@ -279,12 +279,14 @@ def main() -> None:
         data_key = digest(sha256(files["cache"]), sha256(files["magnified"]))
         for seed in seeds:
             for fold in folds:
-                key = digest({k: values[k] for k in ("dropkey", "model", "train")}, seed, fold, data_key, args.diagnose)
+                # --diagnose only reads the trained model (and τ after each epoch): not part of the key
+                key = digest({k: values[k] for k in ("dropkey", "model", "train")}, seed, fold, data_key)
                 path = out_dir / "runs" / arm / f"seed{seed}" / f"{fold}.{key}.json"
                 job = {"arm": arm, "seed": seed, "fold": fold, "params": values, "diagnose": args.diagnose,
                        "cache": str(files["cache"]), "magnified": str(files["magnified"]), "path": str(path)}
-                if path.is_file():
-                    stored[(arm, seed, fold)] = json.loads(path.read_text())
+                old = json.loads(path.read_text()) if path.is_file() else None
+                if old is not None and (not args.diagnose or "diagnostics" in old):
+                    stored[(arm, seed, fold)] = old
                 else:
                     jobs.append(job)
     print(f"{args.set}: {len(arms)} arms x {len(seeds)} seeds x {len(folds)} folds; {len(stored)} stored, "

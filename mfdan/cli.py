@@ -173,9 +173,10 @@ def predict(
     stderr; the others still get answers, and the exit code is 1."""
     from mfdan.core.device import resolve_device
     from mfdan.core.progress import Progress
+    from mfdan.evaluate.gradcam import write_png
     from mfdan.predict import inputs as forms
     from mfdan.predict.model_card import load_final
-    from mfdan.predict.predictor import PARTS, cam_name, predict_clip, write_overlay
+    from mfdan.predict.predictor import PARTS, cam_name, predict_clip
 
     def index(name: str, value: str | None) -> int | None:
         if value is None:
@@ -210,7 +211,7 @@ def predict(
                 p = predict_clip(fm, clip, align_as=align_as.value, cam=cam is not None, device=dev)
                 p.seconds = {"read": read_s, **p.seconds}
                 if cam is not None:
-                    write_overlay(cam / cam_name(source, taken), p.overlay())
+                    write_png(cam / cam_name(source, taken), p.overlay())
             except DatasetError as exc:
                 failed += 1
                 typer.echo(f"error: {exc}", err=True)

@@ -1,11 +1,20 @@
 """Grad-CAM (Fig. 6) where the answer is known: a model trained on a toy task in which only one region moves
 must light up that region."""
+import json
+from dataclasses import asdict
+from types import SimpleNamespace
+
+import cv2
+import h5py
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mfdan.evaluate.gradcam import grad_cam, grid, overlay, top_fraction_mask
+from mfdan.core.errors import DatasetError
+from mfdan.core.rows import STR
+from mfdan.evaluate import gradcam_stage
+from mfdan.evaluate.gradcam import grad_cam, grid, overlay, top_fraction_mask, write_png
 from mfdan.model import MFDAN, MFDANConfig
 from mfdan.train.losses import build_loss
 from mfdan.train.optim import build_optimizer
@@ -75,3 +84,61 @@ def test_overlay_grid_and_top_fraction():
     assert out.dtype == np.uint8 and out.shape == (8, 8, 3) and not np.array_equal(out[0, 0], out[7, 7])
     g = grid([frame] * 5, columns=4)
     assert g.shape == (16, 32, 3) and (g[8:, 8:] == 0).all()
+
+
+def test_write_png_round_trip(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    path = tmp_path / "sub" / "x.png"
+    write_png(path, rgb)
+    assert np.array_equal(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), rgb)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["x.png"]  # no temporary left
+
+
+def stage_inputs(tmp_path, folds: list[str]):
+    """Minimal aligned / cache / magnified files for ``gradcam_stage.run``: two samples per fold, one model per
+    fold in ``folds`` (TOY, untrained)."""
+    n = 2 * len(folds)
+    ids = [f"s{i}" for i in range(n)]
+    subjects = [f.split("_", 1)[1] for f in folds for _ in range(2)]
+    rng = np.random.default_rng(0)
+    files = {name: tmp_path / f"{name}.h5" for name in ("aligned", "cache", "magnified")}
+    with h5py.File(files["aligned"], "w") as f:
+        f["apex"] = rng.integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
+        f.create_dataset("sample_id", data=ids, dtype=STR)
+    with h5py.File(files["cache"], "w") as f:
+        f["flow"] = rng.standard_normal((n, 3, SIZE, SIZE)).astype(np.float32)
+        f["label"] = np.arange(n) % 2
+        f.create_dataset("sample_id", data=ids, dtype=STR)
+        f.create_dataset("dataset", data=["casme2"] * n, dtype=STR)
+        f.create_dataset("subject", data=subjects, dtype=STR)
+        f.attrs["classes"] = json.dumps(["negative", "positive"])
+    with h5py.File(files["magnified"], "w") as f:
+        f["eval"] = rng.integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
+        f.create_dataset("sample_id", data=ids, dtype=STR)
+    folds_dir = tmp_path / "folds"
+    for fold in folds:
+        (folds_dir / fold).mkdir(parents=True)
+        (folds_dir / fold / "meta.json").write_text(json.dumps({"model": asdict(TOY)}))
+        torch.save(MFDAN(TOY).state_dict(), folds_dir / fold / "model.pt")
+    return files, folds_dir
+
+
+def test_gradcam_stage_writes_all_or_nothing(tmp_path):
+    """A fold without a model stops the stage with an error naming the file, and neither output folder exists
+    (the first fold's PNGs were written under a temporary name); with every model the stage writes one PNG per
+    sample and one grid per class."""
+    folds = ["casme2_sub01", "casme2_sub02"]
+    files, folds_dir = stage_inputs(tmp_path, folds)
+    out, grids = tmp_path / "out", tmp_path / "grids"
+    kwargs = dict(params=SimpleNamespace(folds=folds), aligned=files["aligned"], cache=files["cache"],
+                  magnified=files["magnified"], folds_dir=folds_dir, out=out, grids=grids)
+    (folds_dir / folds[1] / "model.pt").rename(tmp_path / "model.pt")
+    with pytest.raises(DatasetError, match="casme2_sub02.*model.pt.*fold output missing"):
+        gradcam_stage.run(**kwargs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aligned.h5", "cache.h5", "folds", "magnified.h5",
+                                                          "model.pt"]
+    (tmp_path / "model.pt").rename(folds_dir / folds[1] / "model.pt")
+    gradcam_stage.run(**kwargs)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == [
+        "casme2_sub01/s0.png", "casme2_sub01/s1.png", "casme2_sub02/s2.png", "casme2_sub02/s3.png"]
+    assert sorted(p.name for p in grids.iterdir()) == ["negative.png", "positive.png"]

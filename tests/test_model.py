@@ -181,6 +181,25 @@ def test_flow_token_norm_switch_keeps_the_motion_magnitude():
         MFDANConfig(flow_token_norm=False, share_patch_embed=True)
 
 
+@pytest.mark.parametrize("flow_driven", [True, False])
+def test_fusion_image_routes_motion_only_through_the_attention(flow_driven):
+    """``fusion: image``: no flow encoder, a head on the image tokens alone; the flow then changes the logits only
+    through the flow-driven attention (not at all in M1). ``concat`` (the paper's) reads the flow in both arms."""
+    torch.manual_seed(0)
+    image, flow = torch.randn(2, 3, 112, 112), torch.randn(2, 3, 112, 112)
+    other = torch.randn(2, 3, 112, 112)
+    for fusion in ("concat", "image"):
+        model = MFDAN(MFDANConfig(**SMALL, dropkey=0.0, flow_driven=flow_driven, fusion=fusion)).eval()
+        assert hasattr(model, "flow_encoder") == (fusion == "concat")
+        assert model.head.in_features == 96 + (32 if fusion == "concat" else 0)
+        with torch.no_grad():
+            a, b = model(image, flow), model(image, other)
+        assert a.shape == (2, 3)
+        assert torch.equal(a, b) == (fusion == "image" and not flow_driven)
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        MFDANConfig(fusion="sum")
+
+
 def test_cosine_branch_is_invariant_to_scaling_qf_and_km():
     m = _attn()
     qf = torch.randn(2, 3, 16, 4, dtype=torch.double)

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from mfdan.cli import app
 from mfdan.magnify.magnification import MagnifyConfig
 from mfdan.model.network import MFDAN, MFDANConfig
-from mfdan.predict.inputs import natural_key
+from mfdan.core.errors import DatasetError
+from mfdan.predict.inputs import clip_folder, natural_key, video
 from mfdan.predict.model_card import CARD, load_final, write_model_dir
 from mfdan.preprocess.alignment import AlignConfig
 from mfdan.preprocess.optical_flow import FlowConfig
@@ -157,3 +158,44 @@ def test_a_folder_that_is_not_a_model(tmp_path, clip_dir):
     (other / CARD).write_text(json.dumps(card))
     with pytest.raises(ValueError, match="not an MFDAN model card"):
         load_final(other)
+
+
+def write_video(path: Path, frames: list[np.ndarray]) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, frames[0].shape[1::-1])
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+def numbered_frames(n: int, size: int = 32) -> list[np.ndarray]:
+    """Frame ``i`` is flat grey level 20·i (so a decoded frame tells which it was)."""
+    return [np.full((size, size, 3), 20 * i, np.uint8) for i in range(n)]
+
+
+def test_only_the_frames_used_are_read(tmp_path):
+    """With --apex only the onset and the apex are decoded (an unreadable frame elsewhere does not matter);
+    without it, the onset to the last frame; a video's frames keep their indices."""
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, f in enumerate(numbered_frames(6)):
+        cv2.imwrite(str(folder / f"img{i + 1}.png"), f)
+    (folder / "img4.png").write_bytes(b"damaged")
+    clip = clip_folder(folder, onset=1, apex=4)
+    assert sorted(clip.frames) == [1, 4] and clip.frames[4][0, 0, 0] == 80
+    assert clip.names == {1: str(folder / "img2.png"), 4: str(folder / "img5.png")}
+    with pytest.raises(DatasetError, match="img4.png"):
+        clip_folder(folder, onset=1)          # spotting reads the damaged frame: named
+    clip = clip_folder(folder, onset=4)
+    assert sorted(clip.frames) == [4, 5]
+
+    path = write_video(tmp_path / "v.avi", numbered_frames(6))
+    clip = video(path, onset=2, apex=3)
+    assert sorted(clip.frames) == [2, 3] and abs(int(clip.frames[3][0, 0, 0]) - 60) <= 3
+    assert sorted(video(path, onset=3).frames) == [3, 4, 5]
+    with pytest.raises(DatasetError, match=r"apex index 9 is out of range: the clip has 6 frames"):
+        video(path, onset=0, apex=9)
+    with pytest.raises(DatasetError, match="equals the onset"):
+        video(path, onset=2, apex=2)
+    with pytest.raises(DatasetError, match="onset index 5 is the last frame"):
+        clip_folder(folder, onset=5)

@@ -9,12 +9,16 @@ the input size and scaled to [0, 1] per sample.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from mfdan.core.errors import DatasetError
+from mfdan.core.files import temporary_name
 from mfdan.model.network import MFDAN
 
 
@@ -61,3 +65,17 @@ def grid(tiles: list[np.ndarray], columns: int = 4) -> np.ndarray:
         r, k = divmod(i, columns)
         out[r * h:(r + 1) * h, k * w:(k + 1) * w] = tile
     return out
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """An RGB uint8 picture (an :func:`overlay` or a :func:`grid`) as PNG, under a temporary name then renamed."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DatasetError(path, "PNG encoding failed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        tmp.write_bytes(buf.tobytes())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -5,7 +5,6 @@ README and ``dvc plots show`` (``<grids>/<class>.png``)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
@@ -13,24 +12,17 @@ import numpy as np
 import torch
 
 from mfdan.core.errors import DatasetError
+from mfdan.core.files import written_folder
 from mfdan.core.frames import to_unit
 from mfdan.core.params import Params, from_dict
 from mfdan.core.progress import progress
 from mfdan.core.rows import open_rows, read_strings
 from mfdan.data.folds import fold_name
-from mfdan.evaluate.gradcam import grad_cam, grid, overlay
+from mfdan.evaluate.gradcam import grad_cam, grid, overlay, write_png
 from mfdan.model.network import MFDAN, MFDANConfig
 
 GRID_SAMPLES = 8   # per class
 TILE = 96          # px per grid tile
-
-
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"{path}: PNG encoding failed")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.tobytes())
 
 
 def load_fold_model(folder: Path) -> MFDAN:
@@ -57,27 +49,25 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
         labels = c["label"][()]
         folds = [fold_name(d, s) for d, s in zip(read_strings(c["dataset"]), read_strings(c["subject"]))]
         classes = json.loads(c.attrs["classes"])
-    for d in (out, grids):
-        if d.exists():
-            shutil.rmtree(d)
     tiles: dict[str, list[np.ndarray]] = {cls: [] for cls in classes}
     written = 0
-    for fold in progress(params.folds, desc="gradcam", unit="fold"):
-        model = load_fold_model(folds_dir / fold)
-        idx = np.flatnonzero(np.array(folds) == fold)
-        image, fl = to_unit(frames[idx]), torch.from_numpy(flow[idx])
-        with torch.no_grad():
-            pred = model(image, fl).argmax(1)
-        heat = grad_cam(model, image, fl, pred)
-        for k, i in enumerate(idx):
-            picture = overlay(apex[i], heat[k])
-            write_png(out / fold / f"{ids[i]}.png", picture)
-            written += 1
-            true = classes[int(labels[i])]
-            if len(tiles[true]) < GRID_SAMPLES:
-                tiles[true].append(cv2.resize(picture, (TILE, TILE), interpolation=cv2.INTER_AREA))
-    grids.mkdir(parents=True, exist_ok=True)
-    for cls, t in tiles.items():
-        if t:
-            write_png(grids / f"{cls}.png", grid(t))
+    with written_folder(out) as tmp_out:  # both folders appear under their names only when complete
+        for fold in progress(params.folds, desc="gradcam", unit="fold"):
+            model = load_fold_model(folds_dir / fold)
+            idx = np.flatnonzero(np.array(folds) == fold)
+            image, fl = to_unit(frames[idx]), torch.from_numpy(flow[idx])
+            with torch.no_grad():
+                pred = model(image, fl).argmax(1)
+            heat = grad_cam(model, image, fl, pred)
+            for k, i in enumerate(idx):
+                picture = overlay(apex[i], heat[k])
+                write_png(tmp_out / fold / f"{ids[i]}.png", picture)
+                written += 1
+                true = classes[int(labels[i])]
+                if len(tiles[true]) < GRID_SAMPLES:
+                    tiles[true].append(cv2.resize(picture, (TILE, TILE), interpolation=cv2.INTER_AREA))
+        with written_folder(grids) as tmp_grids:
+            for cls, t in tiles.items():
+                if t:
+                    write_png(tmp_grids / f"{cls}.png", grid(t))
     return f"gradcam: {written} held-out samples over {len(params.folds)} folds -> {out}, grids in {grids}"

@@ -4,6 +4,7 @@
                                                ▲ flow tokens                ▲ flow tokens                  ├ cat ─ head
     flow (u, v, strain) ──── PatchEmbed ───────┴──── merge ×3 (own layers) ─┘                              │
                         └─── optical-flow encoder (SSSN-style) ──────────────────────────────────────────┘
+                                                                              (fusion: image drops this input)
 
 ``MFDAN(MFDANConfig())`` is the paper configuration; ``model(image, flow)`` takes two B×3×H×W tensors and
 returns B×num_classes logits. Choices the paper leaves open are config fields, listed in
@@ -21,6 +22,8 @@ from mfdan.core.params import NON_NEGATIVE, POSITIVE, RATE, AtLeast
 from mfdan.model.flow_driven_block import FlowDrivenBlock
 from mfdan.model.flow_encoder import OpticalFlowEncoder
 from mfdan.model.patch_embedding import PatchEmbed, PatchMerging
+
+FUSIONS = ("concat", "image")  #: MFDANConfig.fusion
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class MFDANConfig:
     #: motion's magnitude in the flow tokens: a still patch stays near zero instead of being rescaled to unit
     #: variance (its noise then sets the flow query's direction). A documented deviation (docs/equations.md).
     flow_token_norm: bool = True
+    #: what the classifier sees: ``concat`` = pooled image tokens ⊕ SSSN flow-encoder features (the paper's fusion
+    #: head); ``image`` = the pooled image tokens alone, so motion reaches the classifier only through the
+    #: flow-driven attention (a diagnostic ablation, not in the paper; with flow_driven false: no flow at all)
+    fusion: str = "concat"
     #: SSSN flow encoder (Sec. III-A): input side (the flow map is average-pooled to it; = img_size: none),
     #: widths, kernels, strides, paddings of its two convolutions, max-pool (kernel, stride), FC width
     flow_encoder_input: Annotated[int, AtLeast(4)] = 224
@@ -70,6 +77,8 @@ class MFDANConfig:
         if self.embed_dim % self.heads[0] or self.merge_dims[-1] % self.heads[1]:
             raise ValueError(f"embed_dim {self.embed_dim} and merge_dims[-1] {self.merge_dims[-1]} must be divisible "
                              f"by heads {list(self.heads)}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {list(FUSIONS)}, got {self.fusion!r}")
         if not self.flow_token_norm and (self.share_patch_embed or self.share_merging):
             raise ValueError("flow_token_norm: false needs the flow's own embedding and merging layers "
                              "(share_patch_embed and share_merging false)")
@@ -96,13 +105,17 @@ class MFDAN(nn.Module):
             self.flow_merge = self.merge if cfg.share_merging else \
                 nn.ModuleList(PatchMerging(dim=a, out_dim=b, norm=cfg.flow_token_norm) for a, b in zip(dims, dims[1:]))
         self.norm = nn.LayerNorm(dims[-1])
-        self.flow_encoder = OpticalFlowEncoder(input_size=cfg.flow_encoder_input, channels=cfg.flow_encoder_channels,
-                                               kernels=cfg.flow_encoder_kernels, strides=cfg.flow_encoder_strides,
-                                               paddings=cfg.flow_encoder_paddings, pool=cfg.flow_encoder_pool,
-                                               out_dim=cfg.flow_encoder_dim, lrn_size=cfg.lrn_size,
-                                               image_size=cfg.img_size)
+        head_in = dims[-1]
+        if cfg.fusion == "concat":
+            self.flow_encoder = OpticalFlowEncoder(input_size=cfg.flow_encoder_input,
+                                                   channels=cfg.flow_encoder_channels,
+                                                   kernels=cfg.flow_encoder_kernels, strides=cfg.flow_encoder_strides,
+                                                   paddings=cfg.flow_encoder_paddings, pool=cfg.flow_encoder_pool,
+                                                   out_dim=cfg.flow_encoder_dim, lrn_size=cfg.lrn_size,
+                                                   image_size=cfg.img_size)
+            head_in += cfg.flow_encoder_dim
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(dims[-1] + cfg.flow_encoder_dim, cfg.num_classes)
+        self.head = nn.Linear(head_in, cfg.num_classes)
         self.apply(self._init)
 
     @staticmethod
@@ -127,9 +140,13 @@ class MFDAN(nn.Module):
         return self.block2(x, f)  # (B, G/8, G/8, dims[-1])
 
     def classify(self, tokens: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        """Fusion head: pooled image tokens ⊕ flow-encoder features -> (B, num_classes) logits."""
+        """Fusion head: pooled image tokens ⊕ flow-encoder features -> (B, num_classes) logits
+        (``fusion: image``: the pooled image tokens alone)."""
         pooled = self.norm(tokens).mean(dim=(1, 2))  # (B, dims[-1])
-        feats = torch.cat([pooled, self.flow_encoder(flow)], dim=1)  # (B, dims[-1] + flow_encoder_dim)
+        if self.config.fusion == "concat":
+            feats = torch.cat([pooled, self.flow_encoder(flow)], dim=1)  # (B, dims[-1] + flow_encoder_dim)
+        else:  # fusion == "image"
+            feats = pooled
         return self.head(self.dropout(feats))
 
     def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

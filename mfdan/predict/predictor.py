@@ -68,7 +68,7 @@ def predict_clip(fm: FinalModel, clip: Clip, *, align_as: str, cam: bool = False
     except NoFaceError:
         raise DatasetError(clip.names[clip.onset], "dlib found no face in this onset frame") from None
     if clip.apex is None:  # flow_peak, from the onset to the last frame
-        frames = [al.apply(f, size) for f in clip.frames[clip.onset:]]
+        frames = [al.apply(clip.frames[i], size) for i in sorted(clip.frames)]  # onset .. last
         seconds["align"] = time.perf_counter() - t
         t = time.perf_counter()
         apex = clip.onset + spot_apex(frames, method=fm.apex_policy["spotting_flow"], flow_cfg=fm.flow)
@@ -122,18 +122,3 @@ def cam_name(source: str, taken: set[str]) -> str:
         name = f"{stem}_{k}.png"
     taken.add(name)
     return name
-
-
-def write_overlay(path: Path, rgb: np.ndarray) -> None:
-    """An RGB overlay as PNG, written under a temporary name and renamed (never a half-written file)."""
-    import cv2
-
-    from mfdan.core.files import temporary_name
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DatasetError(path, "PNG encoding failed")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    tmp.write_bytes(buf.tobytes())
-    tmp.replace(path)
