@@ -37,8 +37,10 @@ def test_interrupted_stage_exits_130_and_leaves_nothing(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"synth": {"subjects": 4, "samples_per_subject": 6, "check_faces": True}}))
     out = tmp_path / "raw"
+    # SIGINT at its default in the child: a test run started as a background job inherits it ignored
     proc = subprocess.Popen([sys.executable, "pipeline/synth.py", "--params", str(params), "--out", str(out)],
-                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".raw.") for p in tmp_path.iterdir()):
         time.sleep(0.2)  # wait until the generator is writing
