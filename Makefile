@@ -1,5 +1,6 @@
 # The README's two commands: `make demo` (set up, then `dvc repro` on the generated demo data) and
 # `make test` (set up, then the test suite). Both work on a fresh clone with nothing but Python >= 3.10.
+# --no-compile: bytecode is written on first import, for the modules actually used (install 46 s -> 22 s here).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

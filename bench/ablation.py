@@ -17,7 +17,8 @@ Sets (the data the arms train on):
   It never enters the demo or ``dvc repro``.
 
 Arms are dotted overrides of ``params.yaml`` (:data:`ARMS`; add your own with ``--arm NAME:key=value,...``).
-Arms that change ``magnify`` get their own magnified frames (the ``magnify`` stage's function, same weights).
+Arms that change ``magnify`` get their own magnified frames (the ``magnify`` stage's function, same weights);
+arms that change ``flow`` their own flow maps and cache (the ``flow`` and ``pack`` stages' functions).
 Folds run in ``--workers`` processes with one torch thread each; every fold's result is stored under
 ``bench/out/<set>/runs/`` keyed by a hash of its params and data, so an interrupted sweep resumes and a changed
 setting never reuses a stale result. ``--diagnose`` records, per fold, τ per head after every epoch, the
@@ -56,6 +57,8 @@ ARMS: dict[str, dict] = {
     "dropkey_0": {"dropkey": 0.0},                      # Table VII's d = 0 (the demo's 0.3 is the paper's)
     "magnify_linear": {"magnify.method": "linear"},
     "magnify_none": {"magnify.method": "none"},
+    "flow_p99": {"flow.normalise": "p99"},              # flow maps scaled by a robust per-sample percentile
+    "self_only_p99": {"model.flow_driven": False, "flow.normalise": "p99"},
 }
 #: the real-face set: params.yaml with these overrides
 REALFACE = {"synth.faces": ["grace_hopper"], "synth.seed": 1}
@@ -79,12 +82,16 @@ def digest(*parts) -> str:
 
 
 # --- data sets ------------------------------------------------------------------------------------------
-def set_files(name: str, base: dict, method: str) -> dict[str, Path]:
-    """Cache, aligned frames and the magnified frames for ``method`` of set ``name``, built if missing."""
+def set_files(name: str, base: dict, values: dict) -> dict[str, Path]:
+    """Cache, aligned frames and magnified frames of set ``name`` for an arm's params ``values``, built if
+    missing: an arm that changes ``magnify.method`` gets its own magnified frames, one that changes ``flow``
+    its own flow maps and cache."""
     from mfdan.magnify import magnify_stage
 
+    method = values["magnify"]["method"]
     if name == "demo":
-        root, files = REPO / "data", {"cache": REPO / "data/cache.h5", "aligned": REPO / "data/aligned.h5"}
+        root = REPO / "data"
+        files = {"cache": root / "cache.h5", "aligned": root / "aligned.h5", "index": root / "index.json"}
         for p in files.values():
             if not p.is_file():
                 sys.exit(f"{p}: missing; run `dvc repro` first (the demo set is the pipeline's own caches)")
@@ -99,7 +106,24 @@ def set_files(name: str, base: dict, method: str) -> dict[str, Path]:
         files["magnified"].parent.mkdir(parents=True, exist_ok=True)
         print(magnify_stage.run(params=params, aligned=files["aligned"], weights=REPO / "models/magnet/magnet.pth",
                                 out=files["magnified"]), flush=True)
+    if values["flow"] != base["flow"]:
+        # keyed by the flow settings and the aligned frames they are computed on: never stale
+        files["cache"] = flow_cache(OUT / name / f"flow_{digest(values['flow'], sha256(files['aligned']))}", values, files)
     return files
+
+
+def flow_cache(root: Path, values: dict, files: dict[str, Path]) -> Path:
+    """The set's cache with flow maps computed under ``values['flow']`` (the flow and pack stages' functions on
+    the set's aligned frames), built once into ``root``."""
+    from mfdan.preprocess import flow_stage, pack_stage
+
+    cache = root / "cache.h5"
+    if not cache.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        params = Params(values, source=f"{root.name} ({values['flow']})")
+        print(flow_stage.run(params=params, aligned=files["aligned"], out=root / "flow.h5"), flush=True)
+        print(pack_stage.run(index=files["index"], aligned=files["aligned"], flow=root / "flow.h5", out=cache), flush=True)
+    return cache
 
 
 def build_realface(root: Path, base: dict) -> dict[str, Path]:
@@ -110,18 +134,18 @@ def build_realface(root: Path, base: dict) -> dict[str, Path]:
 
     values = override(base, REALFACE | {f"data.roots.{d}": str(root / "raw" / d) for d in ("casme2", "samm", "smic")})
     key = digest({k: values[k] for k in ("synth", "data", "align", "flow")})
-    files = {"cache": root / "cache.h5", "aligned": root / "aligned.h5"}
+    files = {"cache": root / "cache.h5", "aligned": root / "aligned.h5", "index": root / "index.json"}
     stamp = root / "built.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("key") == key and all(p.is_file() for p in files.values()):
         return files
     root.mkdir(parents=True, exist_ok=True)
     params = Params(values, source="realface")
     print(synth_stage.run(params=params, out=root / "raw"), flush=True)
-    print(index_stage.run(params=params, out=root / "index.json", metrics=root / "dataset.json"), flush=True)
+    print(index_stage.run(params=params, out=files["index"], metrics=root / "dataset.json"), flush=True)
     print(align_stage.run(params=params, index=root / "index.json", out=files["aligned"], report=root / "align.json"),
           flush=True)
     print(flow_stage.run(params=params, aligned=files["aligned"], out=root / "flow.h5"), flush=True)
-    print(pack_stage.run(index=root / "index.json", aligned=files["aligned"], flow=root / "flow.h5", out=files["cache"]),
+    print(pack_stage.run(index=files["index"], aligned=files["aligned"], flow=root / "flow.h5", out=files["cache"]),
           flush=True)
     for old in root.glob("magnified_*.h5"):
         old.unlink()
@@ -275,7 +299,7 @@ def main() -> None:
     jobs, stored = [], {}
     for arm, ov in arms.items():
         values = override(base, ov)
-        files = set_files(args.set, base, values["magnify"]["method"])
+        files = set_files(args.set, base, values)
         data_key = digest(sha256(files["cache"]), sha256(files["magnified"]))
         for seed in seeds:
             for fold in folds:
@@ -305,7 +329,7 @@ def main() -> None:
 
     from mfdan.core.rows import open_rows, read_strings
 
-    files = set_files(args.set, base, base["magnify"]["method"])
+    files = set_files(args.set, base, base)
     with open_rows(files["cache"], ("label", "dataset")) as c:
         labels, datasets, classes = c["label"][()], read_strings(c["dataset"]), json.loads(c.attrs["classes"])
     results = {arm: {seed: score([stored[(arm, seed, f)] for f in folds], labels, datasets, classes) for seed in seeds}

@@ -199,3 +199,23 @@ def test_only_the_frames_used_are_read(tmp_path):
         video(path, onset=2, apex=2)
     with pytest.raises(DatasetError, match="onset index 5 is the last frame"):
         clip_folder(folder, onset=5)
+
+
+def test_spotted_apex_is_a_frame_number_of_the_clip(model_dir, clip_dir):
+    """Without an apex, the spotted apex is reported as the frame's own number and that frame is the one used,
+    also when the frames read start after 0 and skip numbers: the same clip with that apex given agrees."""
+    from mfdan.predict.inputs import Clip, clip_folder
+    from mfdan.predict.predictor import predict_clip
+
+    full = clip_folder(clip_dir)
+    numbers = [1, 3, 4]  # onset 1, frame 2 missing
+    assert all(i in full.frames for i in numbers), sorted(full.frames)
+    kept = {i: full.frames[i] for i in numbers}
+    fm = load_final(model_dir)
+    spotted = predict_clip(fm, Clip(source="gappy", frames=kept, onset=1, apex=None,
+                                    names={i: full.names[i] for i in numbers}), align_as="casme2")
+    assert spotted.apex_source == "flow_peak" and spotted.apex in numbers[1:]
+    given = predict_clip(fm, Clip(source="gappy", frames={1: kept[1], spotted.apex: kept[spotted.apex]}, onset=1,
+                                  apex=spotted.apex, names={i: full.names[i] for i in (1, spotted.apex)}),
+                         align_as="casme2")
+    assert given.probabilities == pytest.approx(spotted.probabilities, abs=1e-6)

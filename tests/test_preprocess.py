@@ -75,6 +75,26 @@ def test_flow_input_shape_and_normalisation():
     np.testing.assert_allclose(raw[:2], 1.0)  # displacements scale with the grid (96 -> 48)
 
 
+def test_p99_scale_is_set_by_the_motion_not_by_a_few_border_pixels():
+    """A smooth motion field with a 2-pixel spike at the border: ``maxabs`` takes its scale from the spike,
+    ``p99`` from the motion (the 99th percentile of |(u, v)| is 1 either way); ``p99`` keeps direction."""
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32)
+    bump = np.exp(-((xx - 32) ** 2 + (yy - 28) ** 2) / (2 * 10.0 ** 2))
+    flow = np.stack([0.6 * bump, 0.8 * bump], axis=-1).astype(np.float32)  # peak |(u, v)| = 1 px
+    spiked = flow.copy()
+    spiked[0, :2] = 25.0  # two border pixels of a bad match
+    cfg = {n: FlowConfig(output_size=64, normalise=n) for n in ("maxabs", "p99")}
+    clean, noisy = (flow_input(f, cfg["p99"]) for f in (flow, spiked))
+    assert np.percentile(np.hypot(noisy[0], noisy[1]), 99) == pytest.approx(1.0, rel=1e-5)
+    centre = (slice(None), slice(8, 56), slice(8, 56))
+    np.testing.assert_allclose(noisy[:2][centre], clean[:2][centre], rtol=0.02)  # the spike moves the scale < 2 %
+    np.testing.assert_allclose(noisy[1][8:56, 8:56] * 0.6, noisy[0][8:56, 8:56] * 0.8, atol=1e-6)  # u : v kept
+    maxabs = flow_input(spiked, cfg["maxabs"])
+    assert np.abs(maxabs[:2][centre]).max() < 0.05  # under maxabs the face's motion shrinks to < 5 % of the range
+    with pytest.raises(ValueError, match="flow.normalise"):
+        FlowConfig(normalise="p95")
+
+
 @pytest.mark.parametrize("degrees", [8.0, -12.0])
 def test_alignment_recovers_a_known_rotation(degrees):
     img = base_face()

@@ -67,12 +67,14 @@ def predict_clip(fm: FinalModel, clip: Clip, *, align_as: str, cam: bool = False
         al = estimate_alignment(clip.frames[clip.onset], align_as, fm.align)
     except NoFaceError:
         raise DatasetError(clip.names[clip.onset], "dlib found no face in this onset frame") from None
-    if clip.apex is None:  # flow_peak, from the onset to the last frame
-        frames = [al.apply(clip.frames[i], size) for i in sorted(clip.frames)]  # onset .. last
+    if clip.apex is None:  # flow_peak over the frames read from the onset on
+        numbers = sorted(i for i in clip.frames if i >= clip.onset)  # frame numbers, the onset first
+        frames = [al.apply(clip.frames[i], size) for i in numbers]
         seconds["align"] = time.perf_counter() - t
         t = time.perf_counter()
-        apex = clip.onset + spot_apex(frames, method=fm.apex_policy["spotting_flow"], flow_cfg=fm.flow)
-        onset_img, apex_img = frames[0], frames[apex - clip.onset]
+        k = spot_apex(frames, method=fm.apex_policy["spotting_flow"], flow_cfg=fm.flow)  # position in `numbers`
+        apex = numbers[k]
+        onset_img, apex_img = frames[0], frames[k]
         seconds["spot"] = time.perf_counter() - t
         source = "flow_peak"
     else:

@@ -16,7 +16,8 @@ import numpy as np
 from mfdan.core.params import AtLeast, NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from mfdan.preprocess.optical_strain import optical_strain
 
-NORMALISATIONS = ("maxabs", "none")
+NORMALISATIONS = ("maxabs", "p99", "none")
+ROBUST_PERCENTILE = 99.0  #: ``p99``'s percentile
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class FlowConfig:
     median_filtering: Annotated[int, AtLeast(1)] = 5
     output_size: Annotated[int, AtLeast(8)] = 224        #: side of the (u, v, strain) map handed to the model
     #: ``maxabs``: u, v divided by their joint max |value| and strain by its max, per sample (keeps sign and
-    #: direction, removes the clip's overall motion scale); ``none``: pixels of the output grid
+    #: direction, removes the clip's overall motion scale); ``p99``: u, v divided by the 99th percentile of the
+    #: vector length |(u, v)| and strain by its 99th percentile, per sample (a scale a few border pixels cannot
+    #: set; values may exceed 1); ``none``: pixels of the output grid
     normalise: str = "maxabs"
     workers: Annotated[int, NON_NEGATIVE] = 0              #: processes (0 = all cores), one OpenCV thread each
 
@@ -80,6 +83,13 @@ def flow_input(flow: np.ndarray, cfg: FlowConfig) -> np.ndarray:
         if m > 0:
             out[:2] /= m
         s = float(out[2].max())
+        if s > 0:
+            out[2] /= s
+    elif cfg.normalise == "p99":
+        m = float(np.percentile(np.hypot(out[0], out[1]), ROBUST_PERCENTILE))
+        if m > 0:
+            out[:2] /= m
+        s = float(np.percentile(out[2], ROBUST_PERCENTILE))
         if s > 0:
             out[2] /= s
     return out

@@ -37,6 +37,8 @@ def _cubic_weights(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 def _border(i: np.ndarray, n: int, mode: str) -> np.ndarray:
     """Indices outside 0..n−1 mapped back inside: ``reflect`` (…cba|abc…cba|abc…, the edge repeated, as
     OpenCV's BORDER_REFLECT) or ``replicate`` (clamped)."""
+    if int(i.min()) >= 0 and int(i.max()) < n:  # all inside (the usual case): nothing to map
+        return i
     if mode == "replicate":
         return np.clip(i, 0, n - 1)
     period = 2 * n
@@ -46,7 +48,8 @@ def _border(i: np.ndarray, n: int, mode: str) -> np.ndarray:
 
 def sample_cubic(img: np.ndarray, x: np.ndarray, y: np.ndarray, border: str = "reflect") -> np.ndarray:
     """``img`` (H×W or H×W×C) sampled at float coordinates ``x`` (column), ``y`` (row), both of one shape S;
-    returns S (+ C) float64. Taps are summed in a fixed order: row weights outer, column weights inner."""
+    returns S (+ C) float64. Taps are summed in a fixed order: row weights outer, column weights inner; each
+    tap is one gather from the flattened image (row · W + column) into a reused buffer."""
     img = np.asarray(img, dtype=np.float64)
     h, w = img.shape[:2]
     x = np.asarray(x, dtype=np.float64)
@@ -55,13 +58,17 @@ def sample_cubic(img: np.ndarray, x: np.ndarray, y: np.ndarray, border: str = "r
     wx, wy = _cubic_weights(x - x0), _cubic_weights(y - y0)
     xi, yi = x0.astype(np.int64), y0.astype(np.int64)
     cols = [_border(xi + k, w, border) for k in (-1, 0, 1, 2)]
-    rows = [_border(yi + k, h, border) for k in (-1, 0, 1, 2)]
-    extra = (slice(None),) * 0 if img.ndim == 2 else (None,)
-    out = np.zeros(x.shape + img.shape[2:], dtype=np.float64)
-    for r, wr in zip(rows, wy):
-        line = np.zeros_like(out)
+    row_starts = [_border(yi + k, h, border) * w for k in (-1, 0, 1, 2)]
+    flat = img.reshape((h * w,) + img.shape[2:])  # (H·W, C): one index per pixel
+    extra = () if img.ndim == 2 else (None,)
+    out = np.zeros(x.shape + img.shape[2:], dtype=np.float64)  # (S, C)
+    line, tap = np.empty_like(out), np.empty_like(out)
+    for r, wr in zip(row_starts, wy):
+        line[...] = 0.0
         for c, wc in zip(cols, wx):
-            line += wc[(...,) + extra] * img[r, c]  # (S, C)
+            np.take(flat, r + c, axis=0, out=tap)  # img[row, col], (S, C)
+            tap *= wc[(...,) + extra]
+            line += tap
         out += wr[(...,) + extra] * line
     return out
 
