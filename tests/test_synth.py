@@ -61,6 +61,7 @@ def test_sample_cubic_matches_per_pixel_reference(channels, border, reach):
     got = exact.sample_cubic(img, x, y, border)
     assert got.shape == x.shape + img.shape[2:]
     assert np.array_equal(got, sample_cubic_loop(img, x, y, border))
+    assert exact.sample_cubic(img, x[:0], y[:0], border).shape == (0, 6) + img.shape[2:]  # no points
 
 
 def test_same_config_same_bytes(tmp_path):

@@ -37,7 +37,7 @@ def _cubic_weights(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 def _border(i: np.ndarray, n: int, mode: str) -> np.ndarray:
     """Indices outside 0..n−1 mapped back inside: ``reflect`` (…cba|abc…cba|abc…, the edge repeated, as
     OpenCV's BORDER_REFLECT) or ``replicate`` (clamped)."""
-    if int(i.min()) >= 0 and int(i.max()) < n:  # all inside (the usual case): nothing to map
+    if i.size == 0 or (int(i.min()) >= 0 and int(i.max()) < n):  # all inside (the usual case): nothing to map
         return i
     if mode == "replicate":
         return np.clip(i, 0, n - 1)
