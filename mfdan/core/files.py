@@ -24,12 +24,17 @@ def save_torch(obj, path: str | Path) -> None:
     records the file's name inside the archive, so the archive is built in memory under a fixed one)."""
     import torch
 
-    path = Path(path)
     buf = io.BytesIO()
     torch.save(obj, buf)
+    write_bytes(path, buf.getvalue())
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """``data`` written to ``path`` via a temporary name: the file under its final name is always complete."""
+    path = Path(path)
     tmp = temporary_name(path)
     try:
-        tmp.write_bytes(buf.getvalue())
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

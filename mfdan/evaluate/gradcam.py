@@ -18,7 +18,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 from mfdan.core.errors import DatasetError
-from mfdan.core.files import temporary_name
+from mfdan.core.files import write_bytes
 from mfdan.model.network import MFDAN
 
 
@@ -73,9 +73,4 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     if not ok:
         raise DatasetError(path, "PNG encoding failed")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    try:
-        tmp.write_bytes(buf.tobytes())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes(path, buf.tobytes())
