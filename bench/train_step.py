@@ -2,10 +2,12 @@
 
     python bench/train_step.py [--batch 16] [--size 224] [--steps 5] [--device cpu|cuda]
 
-Prints, from one run (variants interleaved step by step), the median step time of each variant and the ratio
-flow-driven / self-only (goal: ≤ 1.3× the same network without it), both as the ratio of the medians and as the
-median of the ratios of steps taken back to back (steadier when the machine's speed drifts), and the fast vs
-reference attention paths.
+Prints first the multiply-adds of one training step (forward and backward, counted by
+``torch.utils.flop_counter.FlopCounterMode`` over matmuls, convolutions and attention products) of each variant
+and their ratio: the compute floor of the step-time ratio. Then, from one run (variants interleaved step by
+step), the median step time of each variant and the ratio flow-driven / self-only, both as the ratio of the
+medians and as the median of the ratios of steps taken back to back (steadier when the machine's speed drifts),
+against the multiply-add ratio (goal: within 1.05× of it), and the fast vs reference attention paths.
 """
 from __future__ import annotations
 
@@ -44,6 +46,20 @@ def make_step(cfg: MFDANConfig, *, batch: int, device: str):
     return step
 
 
+def multiply_adds(cfg: MFDANConfig, *, batch: int) -> tuple[int, int]:
+    """(forward, backward) multiply-adds of one training step (FLOPs / 2), counted on CPU."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    model = MFDAN(cfg).train()
+    image, flow = torch.randn(batch, 3, cfg.img_size, cfg.img_size), torch.randn(batch, 3, cfg.img_size, cfg.img_size)
+    with FlopCounterMode(display=False) as fwd:
+        loss = model(image, flow).logsumexp(1).sum()
+    with FlopCounterMode(display=False) as bwd:
+        loss.backward()
+    return fwd.get_total_flops() // 2, bwd.get_total_flops() // 2
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=16)
@@ -55,6 +71,14 @@ def main() -> None:
     args = ap.parse_args()
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"batch {args.batch}, {args.size}², paper config, {args.steps} timed steps (median)")
+    # counted per sample (batch 1): every layer's work is linear in the batch, so the ratio is the step's
+    macs = {fd: multiply_adds(MFDANConfig(img_size=args.size, flow_driven=fd), batch=1) for fd in (True, False)}
+    for fd, (f, b) in macs.items():
+        print(f"  multiply-adds per sample, {'flow-driven' if fd else 'self-attention only':<20} forward {f / 1e9:6.2f} G, "
+              f"backward {b / 1e9:8.2f} G")
+    mac_ratio = sum(macs[True]) / sum(macs[False])
+    print(f"multiply-add ratio flow-driven / self-only: {mac_ratio:.3f} (forward {macs[True][0] / macs[False][0]:.3f}, "
+          f"backward {macs[True][1] / macs[False][1]:.3f})")
     impls = ["auto", "reference"] + args.impl
     variants = {(impl, fd): MFDANConfig(img_size=args.size, flow_driven=fd, attention_impl=impl)
                 for impl in impls for fd in (True, False)}
@@ -71,10 +95,10 @@ def main() -> None:
         name = f"{'flow-driven' if fd else 'self-attention only'} [{impl}]"
         print(f"  {name:<34} {med[impl, fd] * 1000:9.1f} ms/step  (min {min(t) * 1000:.1f}, max {max(t) * 1000:.1f})")
     for impl in impls:
-        goal = "  (goal ≤ 1.3)" if impl == "auto" else ""
         paired = statistics.median(a / b for a, b in zip(times[impl, True], times[impl, False]))
-        print(f"ratio flow-driven / self-only [{impl}]: {med[impl, True] / med[impl, False]:.3f} of the medians, "
-              f"{paired:.3f} median of the per-round ratios{goal}")
+        ratio = med[impl, True] / med[impl, False]
+        print(f"ratio flow-driven / self-only [{impl}]: {ratio:.3f} of the medians, {paired:.3f} median of the "
+              f"per-round ratios; {ratio / mac_ratio:.3f}× the multiply-add ratio (goal ≤ 1.05)")
     print(f"ratio auto / reference (flow-driven): {med['auto', True] / med['reference', True]:.3f}")
 
 

@@ -143,6 +143,21 @@ def model(as_json: Annotated[bool, typer.Option("--json", help="Also print a JSO
     model_main()
 
 
+@app.command()
+def summary(
+    loso: Annotated[Path, typer.Option(help="The evaluate stage's metrics.")] = Path("metrics/loso.json"),
+    dataset: Annotated[Path, typer.Option(help="The index stage's metrics (protocol name).")] = Path("metrics/dataset.json"),
+) -> None:
+    """Print the short result of a run: composite and per-dataset UF1 / UAR, where the figures and the final
+    model are, and the next commands (`dvc metrics show` prints everything)."""
+    from mfdan.evaluate.summary import summary_text
+
+    try:
+        typer.echo(summary_text(loso, dataset))
+    except DatasetError as exc:
+        _fail(exc)
+
+
 AlignAs = Enum("AlignAs", {name: name for name in DATASETS}, type=str)
 
 
@@ -164,19 +179,22 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help='One JSON object per input per line: {"input", "label", '
                                                          '"probabilities", "onset", "apex"}.')] = False,
     cam: Annotated[Optional[Path], typer.Option(help="Write a Grad-CAM overlay PNG per input into this folder.")] = None,
-    timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part (align, spot, flow, magnify, model, "
-                                               "cam).")] = False,
+    timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part: import and load (once, with the "
+                                               "first input), read, align, spot, flow, magnify, model, cam.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda")] = "auto",
 ) -> None:
     """Predict the micro-expression class of new recordings with a trained MFDAN, through the pipeline's own
     preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). Inputs that fail are named on
     stderr; the others still get answers, and the exit code is 1."""
-    from mfdan.core.device import resolve_device
+    t_import = time.perf_counter()
+    from mfdan.core.device import resolve_device  # torch: most of a prediction's start-up
     from mfdan.core.progress import Progress
     from mfdan.evaluate.gradcam import write_png
     from mfdan.predict import inputs as forms
     from mfdan.predict.model_card import load_final
     from mfdan.predict.predictor import PARTS, cam_name, predict_clip
+    from mfdan.preprocess.landmarks import load_models
+    started = {"import": time.perf_counter() - t_import}  # once per run: reported with the first input
 
     def index(name: str, value: str | None) -> int | None:
         if value is None:
@@ -194,8 +212,11 @@ def predict(
     else:
         _usage("give clip folders or video files, or two frames as --onset FILE --apex FILE")
     try:
+        t_load = time.perf_counter()
         dev = resolve_device(device)
         fm = load_final(model_dir, dev)
+        load_models()  # dlib's detector and landmark predictor, once
+        started["load"] = time.perf_counter() - t_load
     except (DatasetError, ValueError) as exc:
         _fail(exc)
     failed, taken = 0, set()
@@ -209,7 +230,8 @@ def predict(
                 clip = read()
                 read_s = time.perf_counter() - t0
                 p = predict_clip(fm, clip, align_as=align_as.value, cam=cam is not None, device=dev)
-                p.seconds = {"read": read_s, **p.seconds}
+                p.seconds = {**started, "read": read_s, **p.seconds}
+                started = {}
                 if cam is not None:
                     write_png(cam / cam_name(source, taken), p.overlay())
             except DatasetError as exc:

@@ -36,3 +36,37 @@ def test_composite_validate_over_three_layouts(synth_root):
     res = CliRunner().invoke(app, ["validate", "--dataset", "composite", "--root", str(synth_root)])
     assert res.exit_code == 0, res.output
     assert "protocol composite" in res.output and "reference" in res.output and "442" in res.output
+
+
+def _loso(tmp_path, **extra):
+    m = {"uf1": 0.8123, "uar": 0.7988, "samples": 69, "folds": 12, "complete": True,
+         "epoch_selection": ["last epoch of a fixed 10-epoch schedule; the test subject is never seen"],
+         "class_counts": {"negative": 24, "positive": 24, "surprise": 21},
+         "per_dataset": {"casme2": {"uf1": 0.9, "uar": 0.91, "samples": 22},
+                         "samm": {"uf1": 0.7, "uar": 0.69, "samples": 23},
+                         "smic": {"uf1": 0.8, "uar": 0.79, "samples": 24}}, **extra}
+    (tmp_path / "loso.json").write_text(json.dumps(m))
+    (tmp_path / "dataset.json").write_text(json.dumps({"protocol": "composite"}))
+    return ["summary", "--loso", str(tmp_path / "loso.json"), "--dataset", str(tmp_path / "dataset.json")]
+
+
+def test_summary_is_short_and_names_the_results(tmp_path):
+    out = CliRunner().invoke(app, _loso(tmp_path))
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert len(lines) <= 16 and max(map(len, lines)) <= 100
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("  ") and len(line.split()) == 4}
+    assert rows["composite"] == ["0.812", "0.799", "69"]
+    assert rows["SAMM"] == ["0.700", "0.690", "23"] and rows["SMIC-HS"][0] == "0.800"
+    assert "12 folds" in lines[0] and "composite" in lines[0] and "10-epoch" in out.output
+    assert "INCOMPLETE" not in out.output and "dvc metrics show" in out.output
+
+
+def test_summary_flags_missing_folds_and_names_a_bad_file(tmp_path):
+    out = CliRunner().invoke(app, _loso(tmp_path, complete=False, folds_missing=["samm_007"]))
+    assert out.exit_code == 0 and "INCOMPLETE" in out.output and "samm_007" in out.output
+    (tmp_path / "loso.json").write_text("{not json")
+    out = CliRunner().invoke(app, ["summary", "--loso", str(tmp_path / "loso.json")])
+    assert out.exit_code == 2 and "loso.json" in out.output and "not valid JSON" in out.output
+    out = CliRunner().invoke(app, ["summary", "--loso", str(tmp_path / "nothing.json")])
+    assert out.exit_code == 2 and "nothing.json" in out.output and "dvc repro" in out.output

@@ -433,3 +433,32 @@ def test_paper_flow_encoder_is_sssn():
     assert isinstance(enc.fc, nn.Linear) and enc.fc.in_features == 256 * 12 * 12  # 224 → 54 → 26 → 26 → 12
     with torch.no_grad():
         assert enc(torch.randn(2, 3, 224, 224)).shape == (2, 256)
+
+
+def test_optimizers_run_without_loading_the_compiler_stack():
+    """build_optimizer skips PyTorch's lazy torch._dynamo import (seconds per stage process): a fresh process
+    builds Adan, steps, zeroes and round-trips its state without it, and ends with the same weights as a process
+    that loaded torch._dynamo first (where PyTorch's own wrappers run)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, torch
+if sys.argv[1] == "preload":
+    import torch._dynamo
+from mfdan.train.optim import build_optimizer
+torch.manual_seed(0)
+m = torch.nn.Linear(4, 3)
+opt = build_optimizer(m.parameters(), "adan", lr=1e-2, weight_decay=0.02)
+for _ in range(3):
+    opt.zero_grad()
+    m(torch.ones(2, 4)).square().sum().backward()
+    opt.step()
+opt.load_state_dict(opt.state_dict())
+print("dynamo" if "torch._dynamo" in sys.modules else "no-dynamo",
+      torch.cat([p.detach().flatten() for p in m.parameters()]).double().tolist())
+"""
+    runs = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                                 check=True).stdout.split(" ", 1) for mode in ("plain", "preload")}
+    assert runs["plain"][0] == "no-dynamo" and runs["preload"][0] == "dynamo"
+    assert runs["plain"][1] == runs["preload"][1]

@@ -218,3 +218,24 @@ def test_demo_data_is_byte_identical_across_cpu_feature_levels(tmp_path):
         assert res.returncode == 0, res.stderr
         hashes[name] = res.stdout.strip().splitlines()[-1]
     assert hashes["native"] == hashes["baseline"], hashes
+
+
+def test_workers_do_not_change_the_bytes(tmp_path):
+    """Subjects are written by worker processes; one process or two write the same tree."""
+    cfg = SynthConfig(seed=5, subjects=2, samples_per_subject=1, max_frames=3, geometry="compact", frame_size=128,
+                      check_faces=False)
+    synthesize("casme2", tmp_path / "one", SynthConfig(**{**cfg.__dict__, "workers": 1}))
+    synthesize("casme2", tmp_path / "two", SynthConfig(**{**cfg.__dict__, "workers": 2}))
+    assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "two")
+    assert "workers" not in (tmp_path / "one" / "synth_manifest.json").read_text()
+
+
+def test_background_outside_the_face_window_is_coarse_and_the_window_is_not():
+    """Outside the face window the identity frame is constant on BACKGROUND_STEP cells; inside it is not."""
+    ident = synth.make_identity("casme2", "sub01", SynthConfig(noise=0.0))
+    x0, y0, x1, y1 = ident.geometry.window()
+    st = synth.BACKGROUND_STEP
+    corner = ident.image[:y0 - y0 % st, :x0 - x0 % st]  # whole cells left of and above the window
+    assert corner.size and np.array_equal(corner, np.repeat(np.repeat(corner[::st, ::st], st, 0), st, 1))
+    face = ident.image[y0:y1, x0:x1]
+    assert not np.array_equal(face[:st * 4, :st * 4], np.repeat(np.repeat(face[:st * 4:st, :st * 4:st], st, 0), st, 1))

@@ -25,5 +25,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def deterministic() -> None:
-    """Deterministic algorithms on every device (no ``warn_only``)."""
-    torch.use_deterministic_algorithms(True)
+    """Deterministic algorithms on every device (no ``warn_only``).
+
+    ``torch.use_deterministic_algorithms`` also sets TorchInductor's flag, and importing its config loads the
+    whole compiler stack (``torch._dynamo``: ~4 s here, in every fold's process). Nothing here compiles, so
+    unless the compiler is already loaded we set the one flag eager kernels read, the call's other half."""
+    import sys
+
+    if "torch._inductor" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(True)
+    else:
+        torch._C._set_deterministic_algorithms(True, warn_only=False)

@@ -31,14 +31,14 @@ def worker_count(workers: int) -> int:
 
 
 def imap_ordered(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 0, total: int | None = None,
-                 desc: str = "", chunksize: int = 1) -> Iterator[R]:
+                 desc: str = "", chunksize: int = 1, unit: str = "clip", enabled: bool = True) -> Iterator[R]:
     """``fn`` over ``items`` in input order, in ``workers`` processes (1: in this process), with a progress bar.
 
     Results arrive in order, so the caller can stream them to disk without collecting them; at most
     4 × workers items are in flight.
     """
     n = worker_count(workers)
-    bar = Progress(total, desc=desc, unit="clip")
+    bar = Progress(total, desc=desc, unit=unit, enabled=enabled)
     if n == 1:
         for item in items:
             yield fn(item)

@@ -14,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 from mfdan.core.errors import DatasetError
@@ -28,6 +27,8 @@ class TokenMap(nn.Identity):
 
 def grad_cam(model: MFDAN, image: torch.Tensor, flow: torch.Tensor, target: torch.Tensor | int) -> np.ndarray:
     """Grad-CAM maps of ``target`` (class index per sample, or one for all): (B, H, W) float32 in [0, 1]."""
+    from captum.attr import LayerAttribution, LayerGradCam  # here: `mfdan predict` without --cam never loads captum
+
     model.eval()
     tap = TokenMap()
 
@@ -65,6 +66,51 @@ def grid(tiles: list[np.ndarray], columns: int = 4) -> np.ndarray:
         r, k = divmod(i, columns)
         out[r * h:(r + 1) * h, k * w:(k + 1) * w] = tile
     return out
+
+
+def flow_picture(flow: np.ndarray) -> np.ndarray:
+    """The (u, v) of a flow map (3×H×W: u, v, strain) as RGB uint8 in the usual colour wheel: hue = direction,
+    brightness = length relative to the map's 99th percentile (so a few border pixels do not darken the face)."""
+    u, v = flow[0].astype(np.float32), flow[1].astype(np.float32)
+    length, angle = cv2.cartToPolar(u, v, angleInDegrees=True)
+    peak = float(np.percentile(length, 99))
+    length = np.minimum(length, peak)
+    hsv = np.zeros(u.shape + (3,), dtype=np.uint8)
+    hsv[..., 0] = np.round(angle / 2).astype(np.uint8) % 180  # OpenCV hue: 0..179
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.round(255 * length / (peak if peak > 0 else 1)).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+PANEL_PARTS = ("onset", "apex", "flow (u, v)", "Grad-CAM")
+CAPTION = 16  # px of text above each panel row
+
+
+def _text(canvas: np.ndarray, text: str, x: int, y: int, colour=(255, 255, 255)) -> None:
+    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.38, colour, 1, cv2.LINE_AA)
+
+
+def sample_panel(onset: np.ndarray, apex: np.ndarray, flow: np.ndarray, heat: np.ndarray, caption: str,
+                 tile: int = 112) -> np.ndarray:
+    """One sample as the paper's Fig. 6 shows it: onset, apex, flow and the Grad-CAM heat map over the apex,
+    side by side, ``tile`` px each, under a caption line (sample, dataset, true and predicted class, probability)."""
+    parts = [onset, apex, flow_picture(flow), overlay(apex, heat)]
+    row = np.concatenate([cv2.resize(p, (tile, tile), interpolation=cv2.INTER_AREA) for p in parts], axis=1)
+    panel = np.zeros((CAPTION + tile, row.shape[1], 3), dtype=np.uint8)
+    panel[CAPTION:] = row
+    _text(panel, caption, 3, CAPTION - 4)
+    return panel
+
+
+def figure(panels: list[np.ndarray], title: str) -> np.ndarray:
+    """Sample panels stacked top to bottom under a title line and a header naming the four columns."""
+    width = panels[0].shape[1]
+    tile = width // len(PANEL_PARTS)
+    head = np.zeros((2 * CAPTION + 4, width, 3), dtype=np.uint8)
+    _text(head, title, 3, CAPTION - 2, (255, 255, 160))
+    for k, name in enumerate(PANEL_PARTS):
+        _text(head, name, k * tile + 3, 2 * CAPTION, (200, 200, 200))
+    return np.concatenate([head, *panels], axis=0)
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:

@@ -1,13 +1,13 @@
 """DVC stage ``gradcam`` (Fig. 6): for each fold, that fold's own model — which never saw the held-out subject
 — explains its held-out samples: a Grad-CAM map of the predicted class over the aligned apex frame, one PNG per
-sample (``<out>/<fold>/<sample>.png``), and per true class a small grid of the first held-out samples for the
-README and ``dvc plots show`` (``<grids>/<class>.png``)."""
+sample (``<out>/<fold>/<sample>.png``), and per true class a figure of the first held-out samples for
+``dvc plots show`` (``<grids>/<class>.png``): one labelled row per sample (sample, dataset, true and predicted
+class, probability) with its onset, apex, flow and heat map, as the paper's Fig. 6."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -18,11 +18,11 @@ from mfdan.core.params import Params, from_dict
 from mfdan.core.progress import progress
 from mfdan.core.rows import open_rows, read_strings
 from mfdan.data.folds import fold_name
-from mfdan.evaluate.gradcam import grad_cam, grid, overlay, write_png
+from mfdan.evaluate.gradcam import figure, grad_cam, overlay, sample_panel, write_png
 from mfdan.model.network import MFDAN, MFDANConfig
 
-GRID_SAMPLES = 8   # per class
-TILE = 96          # px per grid tile
+GRID_SAMPLES = 6   # rows per class figure
+TILE = 112         # px per figure tile
 
 
 def load_fold_model(folder: Path) -> MFDAN:
@@ -39,17 +39,20 @@ def load_fold_model(folder: Path) -> MFDAN:
 
 def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_dir: Path, out: Path,
         grids: Path) -> str:
-    with open_rows(aligned, ("apex", "sample_id")) as al, open_rows(cache, ("flow", "label", "sample_id")) as c, \
+    with open_rows(aligned, ("onset", "apex", "sample_id")) as al, open_rows(cache, ("flow", "label", "sample_id")) as c, \
             open_rows(magnified, ("eval", "sample_id")) as m:
         ids = read_strings(c["sample_id"])
         for name, f in (("aligned", al), ("magnified", m)):
             if read_strings(f["sample_id"]) != ids:
                 raise DatasetError(f.filename, f"{name} file does not hold the samples of {cache} in order; rerun it")
-        apex, frames, flow = al["apex"][()], m["eval"][()], c["flow"][()]
+        onset, apex, frames, flow = al["onset"][()], al["apex"][()], m["eval"][()], c["flow"][()]
+        datasets = read_strings(c["dataset"])
         labels = c["label"][()]
-        folds = [fold_name(d, s) for d, s in zip(read_strings(c["dataset"]), read_strings(c["subject"]))]
+        folds = [fold_name(d, s) for d, s in zip(datasets, read_strings(c["subject"]))]
         classes = json.loads(c.attrs["classes"])
-    tiles: dict[str, list[np.ndarray]] = {cls: [] for cls in classes}
+    panels: dict[str, list[np.ndarray]] = {cls: [] for cls in classes}
+    shown: dict[str, list[str]] = {cls: [] for cls in classes}  # the dataset of each panel
+    per_dataset = max(1, GRID_SAMPLES // len(set(datasets)))
     written = 0
     with written_folder(out) as tmp_out:  # both folders appear under their names only when complete
         for fold in progress(params.folds, desc="gradcam", unit="fold"):
@@ -57,17 +60,22 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
             idx = np.flatnonzero(np.array(folds) == fold)
             image, fl = to_unit(frames[idx]), torch.from_numpy(flow[idx])
             with torch.no_grad():
-                pred = model(image, fl).argmax(1)
+                probs = torch.softmax(model(image, fl), dim=1)
+            pred = probs.argmax(1)
             heat = grad_cam(model, image, fl, pred)
             for k, i in enumerate(idx):
                 picture = overlay(apex[i], heat[k])
                 write_png(tmp_out / fold / f"{ids[i]}.png", picture)
                 written += 1
-                true = classes[int(labels[i])]
-                if len(tiles[true]) < GRID_SAMPLES:
-                    tiles[true].append(cv2.resize(picture, (TILE, TILE), interpolation=cv2.INTER_AREA))
+                true, said = classes[int(labels[i])], classes[int(pred[k])]
+                if sum(1 for d in shown[true] if d == datasets[i]) < per_dataset:  # every dataset in each figure
+                    shown[true].append(datasets[i])
+                    caption = (f"{ids[i]} ({datasets[i]})  true {true}  pred {said} "
+                               f"p={float(probs[k, pred[k]]):.2f}" + ("" if said == true else "  WRONG"))
+                    panels[true].append(sample_panel(onset[i], apex[i], flow[i], heat[k], caption, TILE))
         with written_folder(grids) as tmp_grids:
-            for cls, t in tiles.items():
-                if t:
-                    write_png(tmp_grids / f"{cls}.png", grid(t))
+            for cls, rows in panels.items():
+                if rows:
+                    title = f"Fig. 6, true class {cls}: each fold's model on its held-out subject"
+                    write_png(tmp_grids / f"{cls}.png", figure(rows, title))
     return f"gradcam: {written} held-out samples over {len(params.folds)} folds -> {out}, grids in {grids}"

@@ -39,6 +39,12 @@ def _predictor():
     return dlib.shape_predictor(str(predictor_path()))
 
 
+def load_models() -> None:
+    """Load the detector and the 68-landmark predictor now (once per process; ~0.3 s for the predictor file)."""
+    _detector()
+    _predictor()
+
+
 def detect_face(image: np.ndarray, upsample: int = 0) -> tuple[tuple[int, int, int, int], float] | None:
     """The top-scoring frontal face as ``((left, top, right, bottom), score)``, or ``None``.
 

@@ -31,6 +31,7 @@ writes the same bytes on any x86-64 CPU, whatever SIMD features it has (tested w
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import io
 import json
 import math
@@ -48,8 +49,8 @@ import cv2
 import numpy as np
 
 from mfdan.core.files import written_folder
+from mfdan.core.parallel import imap_ordered, worker_count
 from mfdan.core.params import AtLeast, Increasing, NON_NEGATIVE, POSITIVE
-from mfdan.core.progress import Progress
 from mfdan.data.protocols import DATASETS, GROUP_3, cde_list, reference_rows
 from mfdan.data.readers import smic
 from mfdan.preprocess import landmarks as lm
@@ -76,6 +77,7 @@ class SynthConfig:
     jitter: Annotated[float, NON_NEGATIVE] = 0.15                   #: head jitter std per frame, px
     faces: tuple[str, ...] = ("astronaut",)  #: face photos (FACE_PHOTOS), given to the subjects in turn
     check_faces: bool = True               #: run dlib on every frame's face window and fail if no face is found
+    workers: Annotated[int, NON_NEGATIVE] = 0  #: processes, one subject each at a time (0 = all cores); same bytes for any
 
     def __post_init__(self) -> None:
         if self.max_frames < 3:
@@ -156,14 +158,10 @@ def face_photo(name: str) -> FacePhoto:
     """A real face photo that ships in a package: scikit-image's ``astronaut`` (Eileen Collins; the demo's)
     or matplotlib's ``grace_hopper`` sample image (kept for checks the demo was not tuned on), with its face
     area measured by dlib."""
-    if name == "astronaut":
-        from skimage import data
-
-        img = np.ascontiguousarray(data.astronaut())
+    if name == "astronaut":  # skimage.data.astronaut() is this file; reading it directly skips importing skimage
+        img = _read_rgb(_package_file("skimage", "data", "astronaut.png"))
     elif name == "grace_hopper":
-        import matplotlib.cbook
-
-        img = cv2.cvtColor(cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
+        img = _read_rgb(_package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg"))
     else:
         raise ValueError(f"unknown face photo {name!r}; expected one of {FACE_PHOTOS}")
     found = lm.detect_face(img, upsample=1)
@@ -173,6 +171,25 @@ def face_photo(name: str) -> FacePhoto:
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     return FacePhoto(image=img, centre=(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2),
                      side=float(max(hi - lo)) / LANDMARK_SPAN)
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    """A data file inside an installed package, located without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"synth: the {package} package (which ships the face photo) is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+    if not path.is_file():
+        raise RuntimeError(f"synth: {path} is missing from the installed {package}")
+    return path
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    """An 8-bit colour image file as RGB uint8."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise RuntimeError(f"synth: {path}: not a readable image")
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def _rng(cfg: SynthConfig, *parts: str) -> np.random.Generator:
@@ -300,10 +317,18 @@ class Identity:
     geometry: Geometry
 
 
+BACKGROUND_STEP = 4  #: outside the face window the identity frame is rendered on a grid this much coarser
+
+
 def make_identity(layout: str, subject: str, cfg: SynthConfig, face: str = "astronaut") -> Identity:
     """One subject's face (photo ``face``) in ``layout``'s frame geometry: placement, shape, skin tone and
     illumination drawn from the subject's seed. All arithmetic is :mod:`mfdan.synth.exact` (float64, the
-    same bits on every CPU)."""
+    same bits on every CPU).
+
+    Only the face window (:meth:`Geometry.window`), which every later stage crops from, is rendered at full
+    resolution, elastic warp included. The rest of the frame (most of SAMM's 2040×1088) is the same photo,
+    placement and lighting rendered every :data:`BACKGROUND_STEP` px and repeated: a plausible static
+    background at a sixteenth of the cost."""
     photo = face_photo(face)
     src, k = photo.image, photo.side / 134.0  # k: offsets below were set on the astronaut's 134 px face
     geo = geometry(layout, cfg)
@@ -319,24 +344,47 @@ def make_identity(layout: str, subject: str, cfg: SynthConfig, face: str = "astr
         cos, sin = math.cos(angle), math.sin(angle)
         a = [[scale * aspect * cos, -scale * sin], [scale * aspect * sin, scale * cos]]
         t = [geo.centre[0] - (a[0][0] * cx + a[0][1] * cy), geo.centre[1] - (a[1][0] * cx + a[1][1] * cy)]
-        img = exact.warp_affine(src, np.array([[*a[0], t[0]], [*a[1], t[1]]]), (w, h))  # (h, w, 3)
+        place = np.array([[*a[0], t[0]], [*a[1], t[1]]])  # photo -> frame pixels
         # face shape: a smooth elastic warp, up to ~2.5 % of the face, on a grid of ~4 knots per face side
         coarse = rng.normal(0, 0.012 * f, size=(2, max(2, round(4 * h / f)), max(2, round(4 * w / f))))
-        dx, dy = (exact.resize(c, (w, h)) for c in coarse)
-        gx, gy = exact.grid(w, h)
-        img = exact.sample_cubic(img, gx - dx, gy - dy)
         # skin tone and illumination (the ramp spans the face box)
         gain = rng.uniform([0.85, 0.82, 0.78], [1.10, 1.05, 1.05])
         gamma = rng.uniform(0.85, 1.15)
-        img = 255.0 * exact.power(np.clip(img * gain, 0, 255) / 255.0, gamma)
         theta = rng.uniform(0, 2 * math.pi)
-        ramp = ((gx - geo.centre[0]) * math.cos(theta) + (gy - geo.centre[1]) * math.sin(theta)) / f
-        img = img * (rng.uniform(0.85, 1.1) * (1 + rng.uniform(0, 0.35) * ramp))[..., None]
-        img = np.clip(grey_of(img) if geo.grey else img, 0, 255)
-        u8 = img[y0:y1, x0:x1].round().astype(np.uint8)  # the face window
+        level, slope = rng.uniform(0.85, 1.1), rng.uniform(0, 0.35)
+
+        def tone(rgb: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+            """Skin tone, gamma and the lighting ramp at frame coordinates (gx, gy); grey for SAMM."""
+            out = 255.0 * exact.power(np.clip(rgb * gain, 0, 255) / 255.0, gamma)
+            ramp = ((gx - geo.centre[0]) * math.cos(theta) + (gy - geo.centre[1]) * math.sin(theta)) / f
+            out = out * (level * (1 + slope * ramp))[..., None]
+            return np.clip(grey_of(out) if geo.grey else out, 0, 255)
+
+        # the face window at full resolution: elastic displacement over the window, then the photo placed
+        # over the window grown by the largest displacement (so no tap reaches past what was placed)
+        gx, gy = exact.grid(x1 - x0, y1 - y0)
+        gx, gy = gx + x0, gy + y0  # frame coordinates of the window's pixels
+        dx, dy = (exact.sample_cubic(c, (gx + 0.5) * (c.shape[1] / w) - 0.5, (gy + 0.5) * (c.shape[0] / h) - 0.5,
+                                     "replicate") for c in coarse)  # exact.resize, over the window only
+        m = int(math.ceil(max(float(np.abs(dx).max()), float(np.abs(dy).max())))) + 3
+        ex0, ey0, ex1, ey1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+        shifted = place - np.array([[0, 0, ex0], [0, 0, ey0]])  # photo -> grown-window pixels
+        placed = exact.warp_affine(src, shifted, (ex1 - ex0, ey1 - ey0))
+        window = tone(exact.sample_cubic(placed, gx - dx - ex0, gy - dy - ey0), gx, gy)
+        u8 = window.round().astype(np.uint8)
         found = lm.detect_face(u8)
         if found is None:
             continue
+        # the background: one pixel per BACKGROUND_STEP × BACKGROUND_STEP cell (at the cell's centre), repeated
+        st = BACKGROUND_STEP
+        bw, bh = -(-w // st), -(-h // st)
+        centre = (st - 1) / 2
+        coarse_place = np.array([[*(v / st for v in a[0]), (t[0] - centre) / st],
+                                 [*(v / st for v in a[1]), (t[1] - centre) / st]])  # photo -> cell grid
+        bx, by = exact.grid(bw, bh)
+        back = tone(exact.warp_affine(src, coarse_place, (bw, bh)), bx * st + centre, by * st + centre)
+        img = np.repeat(np.repeat(back, st, axis=0), st, axis=1)[:h, :w]
+        img[y0:y1, x0:x1] = window
         return Identity(image=img, points=lm.landmarks(u8, found[0]) + [x0, y0], geometry=geo)
     raise RuntimeError(f"synth: no detectable identity for {layout}/{subject} in 20 draws ({geo})")
 
@@ -366,7 +414,9 @@ def temporal_profile(n: int, apex: int) -> np.ndarray:
 
 def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np.ndarray]:
     """The clip's frames (H×W×3 RGB, or H×W grey, uint8), onset to offset: the face window re-sampled
-    with the expression and head jitter, over the identity's static frame, plus sensor noise everywhere."""
+    with the expression and head jitter, over the identity's static frame, plus sensor noise everywhere.
+    The window is sampled in float64; adding the noise and rounding run in float32 over the whole frame
+    (element-wise, so still the same bits on every CPU)."""
     rng = _rng(cfg, plan.layout, plan.subject, plan.sample, "render")
     x0, y0, x1, y1 = identity.geometry.window()
     n = plan.offset - plan.onset + 1
@@ -375,14 +425,17 @@ def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np
     weights = temporal_profile(n, plan.apex - plan.onset)
     gx, gy = exact.grid(x1 - x0, y1 - y0)
     gx, gy = gx + x0, gy + y0  # frame coordinates of the window's pixels
+    still = identity.image.astype(np.float32)
     frames = []
     for w in weights:
         jx, jy = rng.normal(0, cfg.jitter, size=2)
         d = (amp * w) * unit
-        img = identity.image.copy()
+        img = still.copy()
         # backward map: content at p moves to p + d (first order, d is small and smooth)
         img[y0:y1, x0:x1] = exact.sample_cubic(identity.image, gx - d[0] - jx, gy - d[1] - jy)
-        img = img + rng.normal(0, cfg.noise, size=img.shape)
+        noise = rng.standard_normal(size=img.shape, dtype=np.float32)
+        noise *= np.float32(cfg.noise)
+        img += noise
         frames.append(np.clip(img, 0, 255).round().astype(np.uint8))
     return frames
 
@@ -457,39 +510,51 @@ def write_sheet(layout: str, plans: list[ClipPlan], root: Path) -> Path | None:
     return path
 
 
+def _write_subject(job: tuple[str, str, str, list[ClipPlan], SynthConfig, Path]) -> int:
+    """One subject of one layout: its identity, then each of its clips' frames, written under ``root``."""
+    lay, subject, face, plans, cfg, root = job
+    ident = make_identity(lay, subject, cfg, face)
+    x0, y0, x1, y1 = ident.geometry.window()
+    for p in plans:
+        for n, img in zip(range(p.onset, p.offset + 1), render_clip(ident, p, cfg)):
+            if cfg.check_faces and lm.detect_face(img[y0:y1, x0:x1]) is None:
+                raise RuntimeError(f"synth: dlib finds no face in {lay}/{frame_relpath(p, n)}")
+            write_image(root / frame_relpath(p, n), img, lay)
+    return len(plans)
+
+
 def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *,
                progress: bool = False, overwrite: bool = False) -> list[ClipPlan]:
     """Write a dataset of ``layout`` (``casme2``, ``samm``, ``smic`` or ``all``) to ``out``.
 
-    The tree is built in a temporary sibling folder and renamed into place when complete, so an
-    interrupted run never leaves a tree that looks finished. ``out/synth_manifest.json`` records the
-    config and every clip (readers ignore it).
+    Subjects are independent (each draws from its own seeds), so they are written by ``cfg.workers``
+    processes with the same bytes for any number. The tree is built in a temporary sibling folder and
+    renamed into place when complete, so an interrupted run never leaves a tree that looks finished.
+    ``out/synth_manifest.json`` records the config and every clip (readers ignore it).
     """
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists (pass overwrite=True / --overwrite to replace it)")
     layouts = LAYOUTS if layout == "all" else (layout,)
     plans_by_layout = {lay: plan_layout(lay, cfg) for lay in layouts}
-    total = sum(len(p) for p in plans_by_layout.values())
-    with written_folder(out) as tmp, Progress(total, desc="synth", unit="clip", enabled=progress) as bar:
+    with written_folder(out) as tmp:
+        jobs = []
         for lay, plans in plans_by_layout.items():
             root = tmp / lay if layout == "all" else tmp
-            identities: dict[str, Identity] = {}
             subjects = sorted({p.subject for p in plans})
-            faces = {subj: cfg.faces[i % len(cfg.faces)] for i, subj in enumerate(subjects)}  # in turn
-            for p in plans:
-                if p.subject not in identities:
-                    identities[p.subject] = make_identity(lay, p.subject, cfg, faces[p.subject])
-                ident = identities[p.subject]
-                frames = render_clip(ident, p, cfg)
-                x0, y0, x1, y1 = ident.geometry.window()
-                for n, img in zip(range(p.onset, p.offset + 1), frames):
-                    if cfg.check_faces and lm.detect_face(img[y0:y1, x0:x1]) is None:
-                        raise RuntimeError(f"synth: dlib finds no face in {lay}/{frame_relpath(p, n)}")
-                    write_image(root / frame_relpath(p, n), img, lay)
-                bar.update(1)
+            for i, subject in enumerate(subjects):  # face photos given to the subjects in turn
+                jobs.append((lay, subject, cfg.faces[i % len(cfg.faces)],
+                             [p for p in plans if p.subject == subject], cfg, root))
+        workers = min(len(jobs), worker_count(cfg.workers))
+        for _ in imap_ordered(_write_subject, jobs, workers=workers, total=len(jobs), desc="synth",
+                              unit="subject", enabled=progress):
+            pass
+        for lay, plans in plans_by_layout.items():
+            root = tmp / lay if layout == "all" else tmp
+            root.mkdir(parents=True, exist_ok=True)
             write_sheet(lay, plans, root)
-            manifest = {"layout": lay, "config": asdict(cfg),
+            config = {k: v for k, v in asdict(cfg).items() if k != "workers"}  # how, not what: not recorded
+            manifest = {"layout": lay, "config": config,
                         "samples": [{k: v for k, v in asdict(p).items() if k != "motion"} | {"motion": list(p.motion)}
                                     for p in plans]}
             (root / "synth_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -1,0 +1,60 @@
+"""The short ending of a run (``mfdan summary``, the last step of ``make demo``): composite and per-dataset
+UF1 / UAR of the LOSO folds, how they were selected, where the figures and the final model are, and what to
+run next. It only reads what the stages wrote (``metrics/loso.json``, ``metrics/dataset.json``); ``dvc metrics
+show`` stays the full table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mfdan.core.errors import DatasetError
+
+DATASET_NAMES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC-HS"}
+NEXT = (
+    ("dvc metrics show", "every metric, every fold"),
+    ("dvc plots show", "figures and training curves -> dvc_plots/index.html"),
+    ("dvc exp run -S dropkey=0.4", "an experiment (only the folds and what follows rerun)"),
+    ("mfdan predict --onset A.jpg --apex B.jpg", "the final model on two frames of yours"),
+)
+WIDTH = 100
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DatasetError(path, "missing; run `dvc repro` first") from None
+    except json.JSONDecodeError as exc:
+        raise DatasetError(path, f"not valid JSON ({exc.msg}, line {exc.lineno}); rerun `dvc repro evaluate`") from None
+
+
+def summary_text(loso: Path = Path("metrics/loso.json"), dataset: Path = Path("metrics/dataset.json"), *,
+                 grids: Path = Path("metrics/gradcam"), final: Path = Path("models/final")) -> str:
+    """A dozen lines, none wider than :data:`WIDTH` characters."""
+    m = _read(loso)
+    for key in ("uf1", "uar", "samples", "folds", "per_dataset"):
+        if key not in m:
+            raise DatasetError(loso, f"has no {key!r}; it was not written by the evaluate stage")
+    protocol = _read(dataset).get("protocol", "?") if dataset.is_file() else "?"
+    classes = m.get("class_counts", {})
+    rows = [("composite" if len(m["per_dataset"]) > 1 else "all", m["uf1"], m["uar"], m["samples"])]
+    rows += [(DATASET_NAMES.get(k, k), v["uf1"], v["uar"], v["samples"]) for k, v in m["per_dataset"].items()]
+    lines = [f"LOSO result: {m['folds']} folds (one per held-out subject), {m['samples']} samples, protocol "
+             f"{protocol}, {len(classes)} classes"]
+    if not m.get("complete", True):
+        lines.append(f"  INCOMPLETE: folds missing {', '.join(m.get('folds_missing') or ['?'])}")
+    lines.append(f"  {'':<10} {'UF1':>6} {'UAR':>6} {'samples':>8}")
+    lines += [f"  {name:<10} {uf1:>6.3f} {uar:>6.3f} {n:>8}" for name, uf1, uar, n in rows]
+    chance = 1 / len(classes) if classes else None
+    selection = (m.get("epoch_selection") or ["?"])[0].split(";")[0]  # e.g. "last epoch of a fixed 20-epoch schedule"
+    lines.append(f"  model kept: {selection} (never chosen on the test subject)")
+    if chance:
+        lines.append(f"  chance: UF1 ~ {chance:.2f} ({len(classes)} classes)")
+    figures = sorted(p.name for p in grids.glob("*.png")) if grids.is_dir() else []
+    lines.append(f"Figures: Fig. 5 confusions in metrics/confusion/, Fig. 6 Grad-CAM in {grids}/"
+                 + (f" ({len(figures)} PNGs)" if figures else " (not written)"))
+    lines.append(f"Final model: {final}/" + (" (for `mfdan predict`)" if (final / "card.json").is_file() else " not written"))
+    lines.append("Next:")
+    width = max(len(c) for c, _ in NEXT)
+    lines += [f"  {c:<{width}}  {what}" for c, what in NEXT]
+    return "\n".join(line if len(line) <= WIDTH else line[:WIDTH - 1] + "…" for line in lines)
