@@ -1,4 +1,4 @@
-# The README's two commands: `make demo` (set up, then `dvc repro` on the generated demo data) and
+# The README's two commands: `make demo` (set up, `dvc repro` on the generated demo data, then `mfdan summary`) and
 # `make test` (set up, then the test suite). Both work on a fresh clone with nothing but Python >= 3.10.
 # --no-compile: bytecode is written on first import, for the modules actually used (install 46 s -> 22 s here).
 # Bytecode: an environment with PYTHONDONTWRITEBYTECODE set makes every stage process recompile torch and the
