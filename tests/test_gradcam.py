@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from mfdan.core.errors import DatasetError
 from mfdan.core.rows import STR
 from mfdan.evaluate import gradcam, gradcam_stage
-from mfdan.evaluate.gradcam import grad_cam, grid, overlay, top_fraction_mask, write_png
+from mfdan.evaluate.gradcam import grad_cam, overlay, top_fraction_mask, write_png
 from mfdan.model import MFDAN, MFDANConfig
 from mfdan.train.losses import build_loss
 from mfdan.train.optim import build_optimizer
@@ -86,15 +86,17 @@ def test_gradcam_lights_up_the_moving_region(one_thread):
     assert np.mean([iou(top_fraction_mask(h, 0.2), ELSEWHERE) for h in heat]) < 0.1
 
 
-def test_overlay_grid_and_top_fraction():
+def test_overlay_panel_and_top_fraction():
     heat = np.zeros((8, 8), np.float32)
     heat[:2, :4] = 1.0
     assert top_fraction_mask(heat, 0.125).sum() == 8 and top_fraction_mask(heat, 0.125)[:2, :4].all()
     frame = np.full((8, 8, 3), 100, np.uint8)
     out = overlay(frame, heat)
     assert out.dtype == np.uint8 and out.shape == (8, 8, 3) and not np.array_equal(out[0, 0], out[7, 7])
-    g = grid([frame] * 5, columns=4)
-    assert g.shape == (16, 32, 3) and (g[8:, 8:] == 0).all()
+    panel = gradcam.sample_panel(frame, frame, np.zeros((3, 8, 8), np.float32), heat, "s1 (casme2)", tile=24)
+    assert panel.shape == (gradcam.CAPTION + 24, 4 * 24, 3) and panel[:gradcam.CAPTION].max() > 0  # caption written
+    fig = gradcam.figure([panel, panel], "title")
+    assert fig.shape == (2 * gradcam.CAPTION + 4 + 2 * panel.shape[0], 96, 3)
 
 
 def test_write_png_round_trip(tmp_path):

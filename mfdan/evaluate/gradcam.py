@@ -57,17 +57,6 @@ def top_fraction_mask(heat: np.ndarray, fraction: float = 0.2) -> np.ndarray:
     return heat >= threshold
 
 
-def grid(tiles: list[np.ndarray], columns: int = 4) -> np.ndarray:
-    """Equal-sized RGB tiles in rows of ``columns`` (the last row padded with black)."""
-    h, w, c = tiles[0].shape
-    rows = -(-len(tiles) // columns)
-    out = np.zeros((rows * h, columns * w, c), dtype=np.uint8)
-    for i, tile in enumerate(tiles):
-        r, k = divmod(i, columns)
-        out[r * h:(r + 1) * h, k * w:(k + 1) * w] = tile
-    return out
-
-
 def flow_picture(flow: np.ndarray) -> np.ndarray:
     """The (u, v) of a flow map (3×H×W: u, v, strain) as RGB uint8 in the usual colour wheel: hue = direction,
     brightness = length relative to the map's 99th percentile (so a few border pixels do not darken the face)."""

@@ -1,8 +1,9 @@
 """DVC stage ``gradcam`` (Fig. 6): for each fold, that fold's own model — which never saw the held-out subject
 — explains its held-out samples: a Grad-CAM map of the predicted class over the aligned apex frame, one PNG per
-sample (``<out>/<fold>/<sample>.png``), and per true class a figure of the first held-out samples for
-``dvc plots show`` (``<grids>/<class>.png``): one labelled row per sample (sample, dataset, true and predicted
-class, probability) with its onset, apex, flow and heat map, as the paper's Fig. 6."""
+sample (``<out>/<fold>/<sample>.png``), and per true class a figure for ``dvc plots show``
+(``<grids>/<class>.png``) of the first held-out samples of each dataset (``GRID_SAMPLES`` rows shared among the
+datasets): one labelled row per sample (sample, dataset, true and predicted class, probability) with its onset,
+apex, flow and heat map, as the paper's Fig. 6."""
 from __future__ import annotations
 
 import json
