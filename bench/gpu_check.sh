@@ -19,13 +19,16 @@ if [[ "${1:-run}" == "prepare" ]]; then
   git clone -q . "$tmp/repo"
   cp params.yaml "$tmp/repo/params.yaml"  # this checkout's params, committed or not
   (cd "$tmp/repo" && "$OLDPWD/$PY" - <<'EOF'
-import re
 from pathlib import Path
 p = Path("params.yaml")
-s = p.read_text()
-for section in ("align", "flow"):  # the paper's 224 px maps (the demo data stays the demo data)
-    s = re.sub(rf"(?ms)^({section}:\n(?:  .*\n)*?  output_size: )\d+", r"\g<1>224", s)
-p.write_text(s)
+lines, section, changed = p.read_text().splitlines(keepends=True), None, 0
+for i, line in enumerate(lines):  # the paper's 224 px maps in align and flow (the demo data stays the demo data)
+    if line[:1].isalpha():
+        section = line.split(":")[0]
+    if section in ("align", "flow") and line.startswith("  output_size:"):
+        lines[i], changed = "  output_size: 224\n", changed + 1
+assert changed == 2, "params.yaml: align.output_size and flow.output_size not found"
+p.write_text("".join(lines))
 EOF
   )
   (cd "$tmp/repo" && PATH="$OLDPWD/.venv/bin:$PATH" dvc repro --quiet pack magnify)
