@@ -48,7 +48,10 @@ fi
 PY=${PY:-python3}
 start=$(date +%s)
 echo "== $("$PY" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "NO CUDA DEVICE")')"
-"$PY" -m pip install --quiet --no-index --no-deps --target "$GPU/site" "$GPU"/wheels/*.whl
+"$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' || {
+  echo "error: no CUDA device here; the same code on CPU: python bench/gpu_check.py --device cpu --epochs 1" >&2
+  exit 2; }
+"$PY" -m pip install --quiet --no-index --no-deps --upgrade --target "$GPU/site" "$GPU"/wheels/*.whl
 export PYTHONPATH="$PWD:$PWD/$GPU/site${PYTHONPATH:+:$PYTHONPATH}"
 echo "== CUDA tests"
 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_model.py -k "cuda"
