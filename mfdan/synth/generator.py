@@ -528,7 +528,8 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
     """Write a dataset of ``layout`` (``casme2``, ``samm``, ``smic`` or ``all``) to ``out``.
 
     Subjects are independent (each draws from its own seeds), so they are written by ``cfg.workers``
-    processes with the same bytes for any number. The tree is built in a temporary sibling folder and
+    processes with the same bytes for any number (a script that calls this with more than one worker needs
+    Python's ``if __name__ == "__main__":`` guard, as any multiprocessing code). The tree is built in a temporary sibling folder and
     renamed into place when complete, so an interrupted run never leaves a tree that looks finished.
     ``out/synth_manifest.json`` records the config and every clip (readers ignore it).
     """
