@@ -1,6 +1,8 @@
 """Preprocessing: Eq. 3 strain, TV-L1 accuracy, alignment, one transform per clip, apex spotting, caches."""
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import cv2
 import h5py
@@ -245,3 +247,34 @@ def test_rowwriter_leaves_nothing_when_interrupted(tmp_path):
         with RowWriter(tmp_path / "c.h5", 3, {"x": ((4,), "f4")}) as w:
             w.write(0, x=np.zeros(4))
     assert list(tmp_path.iterdir()) == []
+
+
+PRELOAD_PROBE = """
+import sys
+from mfdan.core.parallel import imap_ordered
+from mfdan.preprocess.landmarks import PRELOAD
+
+
+def probe(_):
+    from mfdan.preprocess import landmarks as lm
+    return lm._detector.cache_info().currsize + lm._predictor.cache_info().currsize
+
+
+if __name__ == "__main__":
+    print(sum(imap_ordered(probe, range(4), workers=2, preload=PRELOAD if sys.argv[1] == "preload" else ())))
+"""
+
+
+@pytest.mark.parametrize("mode,loaded", [("preload", 8), ("plain", 0)])
+def test_pool_workers_start_with_the_dlib_models_preloaded(tmp_path, mode, loaded):
+    """With ``preload`` the forkserver loads dlib's two models once and every worker forked from it has them
+    (2 per task, 4 tasks); without, a worker starts with neither."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(PRELOAD_PROBE)
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)})
+    assert out.stdout.split()[-1] == str(loaded), out.stderr

@@ -31,11 +31,14 @@ def worker_count(workers: int) -> int:
 
 
 def imap_ordered(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 0, total: int | None = None,
-                 desc: str = "", chunksize: int = 1, unit: str = "clip", enabled: bool = True) -> Iterator[R]:
+                 desc: str = "", chunksize: int = 1, unit: str = "clip", enabled: bool = True,
+                 preload: tuple[str, ...] = ()) -> Iterator[R]:
     """``fn`` over ``items`` in input order, in ``workers`` processes (1: in this process), with a progress bar.
 
     Results arrive in order, so the caller can stream them to disk without collecting them; at most
-    4 × workers items are in flight.
+    4 × workers items are in flight. ``preload``: modules the forkserver imports before it forks the workers
+    (e.g. ``mfdan.preprocess.dlib_models``), so each worker starts with what they load; it applies when this
+    process starts its forkserver, and where one already runs the workers simply load things themselves.
     """
     n = worker_count(workers)
     bar = Progress(total, desc=desc, unit=unit, enabled=enabled)
@@ -46,6 +49,8 @@ def imap_ordered(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 0, 
     else:
         # not "fork": a child forked after the parent ran multi-threaded OpenCV/OpenMP code can deadlock
         ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        if preload and ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload(["__main__", *preload])
         it = iter(items)
         with ctx.Pool(n, initializer=_single_threaded) as pool:
             # Pool.imap drains its input eagerly; feeding it windows of 4 tasks per worker keeps memory

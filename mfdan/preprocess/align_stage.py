@@ -21,6 +21,7 @@ from mfdan.data.images import read_image
 from mfdan.data.records import resolve_apex
 from mfdan.preprocess.alignment import AlignConfig, NoFaceError, estimate_alignment
 from mfdan.preprocess.apex_spotting import spot_apex
+from mfdan.preprocess.landmarks import PRELOAD
 from mfdan.preprocess.optical_flow import FlowConfig
 
 
@@ -65,7 +66,8 @@ def run(*, params: Params, index: Path, out: Path, report: Path) -> str:
     errors = []
     with RowWriter(out, len(rows), specs, attrs={"size": s, "config": json.dumps(asdict(cfg), sort_keys=True)}) as w:
         jobs = ((row, cfg, data, flow_cfg) for row in rows)
-        for i, r in enumerate(imap_ordered(align_one, jobs, workers=cfg.workers, total=len(rows), desc="align")):
+        for i, r in enumerate(imap_ordered(align_one, jobs, workers=cfg.workers, total=len(rows), desc="align",
+                                           preload=PRELOAD)):
             w.write(i, **r)
             methods[r["align_method"]] += 1
             sources[r["apex_source"]] += 1

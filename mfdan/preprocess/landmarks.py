@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+#: what process pools preload so their workers start with both dlib models (mfdan/preprocess/dlib_models.py)
+PRELOAD = ("mfdan.preprocess.dlib_models",)
 LEFT_EYE = slice(36, 42)   # subject's right eye, image left
 RIGHT_EYE = slice(42, 48)
 

@@ -548,7 +548,7 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
                              [p for p in plans if p.subject == subject], cfg, root))
         workers = min(len(jobs), worker_count(cfg.workers))
         for _ in imap_ordered(_write_subject, jobs, workers=workers, total=len(jobs), desc="synth",
-                              unit="subject", enabled=progress):
+                              unit="subject", enabled=progress, preload=lm.PRELOAD):
             pass
         for lay, plans in plans_by_layout.items():
             root = tmp / lay if layout == "all" else tmp
