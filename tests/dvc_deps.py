@@ -79,6 +79,9 @@ def _imports(path: Path, root: Path) -> tuple[list[str], list[str]]:
                 base = ".".join([*pkg, *([base] if base else [])])
             modules.append(base)
             modules += [f"{base}.{a.name}" for a in node.names if a.name != "*"]
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and re.fullmatch(r"mfdan(\.\w+)+", node.value)):  # imported by name at run time (a forkserver preload)
+            modules.append(node.value)
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "files"
               and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             resources.append(node.args[0].value.replace(".", "/"))

@@ -7,6 +7,7 @@ apex, flow and heat map, as the paper's Fig. 6."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
         folds = [fold_name(d, s) for d, s in zip(datasets, read_strings(c["subject"]))]
         classes = json.loads(c.attrs["classes"])
     panels: dict[str, list[np.ndarray]] = {cls: [] for cls in classes}
-    shown: dict[str, list[str]] = {cls: [] for cls in classes}  # the dataset of each panel
+    shown: Counter = Counter()  # panels per (class, dataset)
     per_dataset = max(1, GRID_SAMPLES // len(set(datasets)))
     written = 0
     with written_folder(out) as tmp_out:  # both folders appear under their names only when complete
@@ -69,8 +70,8 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
                 write_png(tmp_out / fold / f"{ids[i]}.png", picture)
                 written += 1
                 true, said = classes[int(labels[i])], classes[int(pred[k])]
-                if sum(1 for d in shown[true] if d == datasets[i]) < per_dataset:  # every dataset in each figure
-                    shown[true].append(datasets[i])
+                if shown[true, datasets[i]] < per_dataset:  # every dataset in each figure
+                    shown[true, datasets[i]] += 1
                     caption = (f"{ids[i]} ({datasets[i]})  true {true}  pred {said} "
                                f"p={float(probs[k, pred[k]]):.2f}" + ("" if said == true else "  WRONG"))
                     panels[true].append(sample_panel(onset[i], apex[i], flow[i], heat[k], caption, TILE))

@@ -84,11 +84,13 @@ def warp_affine(img: np.ndarray, matrix: np.ndarray, size: tuple[int, int], bord
     return sample_cubic(img, ia * gx + ib * gy + itx, ic * gx + id_ * gy + ity, border)
 
 
-def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize(img: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Bicubic resize to ``size`` (width, height), pixel centres aligned (OpenCV's convention), edges
-    replicated."""
+    replicated; ``region`` (x0, y0, x1, y1) computes only that part of the resized image."""
     h, w = img.shape[:2]
-    gx, gy = grid(size[0], size[1])
+    x0, y0, x1, y1 = region or (0, 0, *size)
+    gx, gy = grid(x1 - x0, y1 - y0)
+    gx, gy = gx + x0, gy + y0
     return sample_cubic(img, (gx + 0.5) * (w / size[0]) - 0.5, (gy + 0.5) * (h / size[1]) - 0.5, "replicate")
 
 

@@ -364,8 +364,7 @@ def make_identity(layout: str, subject: str, cfg: SynthConfig, face: str = "astr
         # over the window grown by the largest displacement (so no tap reaches past what was placed)
         gx, gy = exact.grid(x1 - x0, y1 - y0)
         gx, gy = gx + x0, gy + y0  # frame coordinates of the window's pixels
-        dx, dy = (exact.sample_cubic(c, (gx + 0.5) * (c.shape[1] / w) - 0.5, (gy + 0.5) * (c.shape[0] / h) - 0.5,
-                                     "replicate") for c in coarse)  # exact.resize, over the window only
+        dx, dy = (exact.resize(c, (w, h), (x0, y0, x1, y1)) for c in coarse)
         m = int(math.ceil(max(float(np.abs(dx).max()), float(np.abs(dy).max())))) + 3
         ex0, ey0, ex1, ey1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
         shifted = place - np.array([[0, 0, ex0], [0, 0, ey0]])  # photo -> grown-window pixels
@@ -379,8 +378,7 @@ def make_identity(layout: str, subject: str, cfg: SynthConfig, face: str = "astr
         st = BACKGROUND_STEP
         bw, bh = -(-w // st), -(-h // st)
         centre = (st - 1) / 2
-        coarse_place = np.array([[*(v / st for v in a[0]), (t[0] - centre) / st],
-                                 [*(v / st for v in a[1]), (t[1] - centre) / st]])  # photo -> cell grid
+        coarse_place = (place - np.array([[0, 0, centre], [0, 0, centre]])) / st  # photo -> cell grid
         bx, by = exact.grid(bw, bh)
         back = tone(exact.warp_affine(src, coarse_place, (bw, bh)), bx * st + centre, by * st + centre)
         img = np.repeat(np.repeat(back, st, axis=0), st, axis=1)[:h, :w]
