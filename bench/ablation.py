@@ -45,7 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mfdan.core.files import sha256  # noqa: E402
-from mfdan.core.params import Params  # noqa: E402
+from mfdan.core.params import Params, load_overrides  # noqa: E402
+from mfdan.data.folds import cache_folds  # noqa: E402
 from mfdan.core.progress import Progress  # noqa: E402
 from mfdan.evaluate.metrics import uf1_uar  # noqa: E402
 
@@ -169,27 +170,32 @@ def run_fold(job: dict) -> dict:
 
     import torch
 
-    from mfdan.model.network import MFDANConfig
+    from mfdan.model.registry import arch_of, model_config, parameter_count
     from mfdan.train.fold_data import load_data
-    from mfdan.train.loop import TrainConfig, train_fold
+    from mfdan.train.loop import TrainConfig, fit_fold, train_fold
 
     key = (job["cache"], job["magnified"])
     if key not in _DATA:
         _DATA[key] = load_data(Path(job["cache"]), Path(job["magnified"]))
     data = _DATA[key]
     params = Params(job["params"], source=job["arm"])
-    model_cfg = params.section("model", MFDANConfig, dropkey=params.dropkey, num_classes=len(data.classes))
+    model_cfg = model_config(params, num_classes=len(data.classes))  # model.arch: MFDAN or a baseline
     cfg = replace(params.section("train", TrainConfig), seed=job["seed"], device="cpu")
     taus: list[list[list[float]]] = []
     callback = None
-    if job["diagnose"] and model_cfg.flow_driven:
+    is_mfdan = arch_of(model_cfg).name == "mfdan"
+    if job["diagnose"] and is_mfdan and model_cfg.flow_driven:
         def callback(epoch: int, model) -> None:
             taus.append([m.tau.detach().tolist() for m in attention_modules(model)])
     t0 = time.perf_counter()
-    result = train_fold(job["fold"], data, model_cfg, cfg, progress=False, on_epoch=callback)
+    if is_mfdan:
+        result = train_fold(job["fold"], data, model_cfg, cfg, progress=False, on_epoch=callback)
+    else:
+        result = fit_fold(job["fold"], data, model_cfg, cfg, progress=False)
     out = {"fold": job["fold"], "test": result.split.test.tolist(), "probs": result.probs.tolist(),
-           "seconds": time.perf_counter() - t0}
-    if job["diagnose"]:
+           "seconds": time.perf_counter() - t0, "arch": arch_of(model_cfg).name,
+           "parameters": parameter_count(result.model)}
+    if job["diagnose"] and is_mfdan:
         out["diagnostics"] = diagnose(result.model, data, result.split, cfg) | {"tau_per_epoch": taus}
     return out
 
@@ -281,7 +287,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--set", default="demo", choices=("demo", "realface"))
     ap.add_argument("--arms", default="flow_driven,self_only", help=f"comma-separated, from {sorted(ARMS)}")
-    ap.add_argument("--arm", action="append", default=[], help="extra arm NAME:key=value[,key=value] (YAML values)")
+    ap.add_argument("--arm", action="append", default=[],
+                    help="extra arm NAME:key=value[,key=value] (YAML values), or NAME:@FILE, a recipe file of "
+                         "dotted overrides (profiles/baseline-<arch>.yaml), optionally followed by ,key=value")
     ap.add_argument("--seeds", default="0-4", help="training seeds, e.g. 0-4 or 0,2,5")
     ap.add_argument("--params", type=Path, default=REPO / "params.yaml")
     ap.add_argument("--workers", type=int, default=2)
@@ -291,20 +299,30 @@ def main() -> None:
     arms = {a: ARMS[a] for a in args.arms.split(",") if a}
     for spec in args.arm:
         name, _, body = spec.partition(":")
-        arms[name] = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in body.split(",") if kv)}
+        arms[name] = {}
+        for kv in (x for x in body.split(",") if x):
+            if kv.startswith("@"):
+                arms[name].update(load_overrides(REPO / kv[1:] if not Path(kv[1:]).is_absolute() else kv[1:]))
+            else:
+                k, v = kv.split("=", 1)
+                arms[name][k] = yaml.safe_load(v)
     seeds = parse_seeds(args.seeds)
     base = yaml.safe_load(args.params.read_text())
-    folds = base["folds"]
     out_dir = OUT / args.set
     jobs, stored = [], {}
+    arm_folds: dict[str, list[str]] = {}
     for arm, ov in arms.items():
         values = override(base, ov)
         files = set_files(args.set, base, values)
         data_key = digest(sha256(files["cache"]), sha256(files["magnified"]))
+        # HDE (data.evaluation: hde): one fold per dataset of the set; LOSO: every subject of the set
+        evaluation = (values.get("data") or {}).get("evaluation", "loso")
+        arm_folds[arm] = folds = cache_folds(files["cache"], evaluation)
         for seed in seeds:
             for fold in folds:
                 # --diagnose only reads the trained model (and τ after each epoch): not part of the key
-                key = digest({k: values[k] for k in ("dropkey", "model", "train")}, seed, fold, data_key)
+                key = digest({k: values.get(k) for k in ("dropkey", "model", "baselines", "train")}, seed, fold,
+                             data_key)
                 path = out_dir / "runs" / arm / f"seed{seed}" / f"{fold}.{key}.json"
                 job = {"arm": arm, "seed": seed, "fold": fold, "params": values, "diagnose": args.diagnose,
                        "cache": str(files["cache"]), "magnified": str(files["magnified"]), "path": str(path)}
@@ -313,7 +331,11 @@ def main() -> None:
                     stored[(arm, seed, fold)] = old
                 else:
                     jobs.append(job)
-    print(f"{args.set}: {len(arms)} arms x {len(seeds)} seeds x {len(folds)} folds; {len(stored)} stored, "
+    # seed-major: at any point of a long sweep, the finished seeds are complete for every arm
+    order = {a: i for i, a in enumerate(arms)}
+    jobs.sort(key=lambda j: (j["seed"], order[j["arm"]]))
+    print(f"{args.set}: {len(arms)} arms x {len(seeds)} seeds x {sorted({len(f) for f in arm_folds.values()})} folds; "
+          f"{len(stored)} stored, "
           f"{len(jobs)} to train on {args.workers} workers", flush=True)
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     with Progress(len(jobs), desc=f"ablation {args.set}", unit="fold", every=1) as bar, \
@@ -332,33 +354,41 @@ def main() -> None:
     files = set_files(args.set, base, base)
     with open_rows(files["cache"], ("label", "dataset")) as c:
         labels, datasets, classes = c["label"][()], read_strings(c["dataset"]), json.loads(c.attrs["classes"])
-    results = {arm: {seed: score([stored[(arm, seed, f)] for f in folds], labels, datasets, classes) for seed in seeds}
-               for arm in arms}
+    results = {arm: {seed: score([stored[(arm, seed, f)] for f in arm_folds[arm]], labels, datasets, classes)
+                     for seed in seeds} for arm in arms}
     ref = next(iter(arms))
-    lines = [f"### {args.set}: {len(seeds)} seeds ({args.seeds}), {len(folds)} LOSO folds, "
+    nfolds = ", ".join(sorted({f"{len(f)} {'HDE' if len(f) <= 3 else 'LOSO'}" for f in arm_folds.values()}))
+    lines = [f"### {args.set}: {len(seeds)} seeds ({args.seeds}), {nfolds} folds, "
              f"{results[ref][seeds[0]]['samples']} samples",
              "", "| arm | overrides | UF1 mean ± sd | UF1 per seed | UAR mean ± sd | "
-             f"UF1 − {ref} (paired, mean ± sd) |", "| --- | --- | --- | --- | --- | --- |"]
+             f"UF1 − {ref} (paired, mean ± sd) | parameters | s per fold |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for arm in arms:
         uf1 = [results[arm][s]["uf1"] for s in seeds]
         uar = [results[arm][s]["uar"] for s in seeds]
         diff = [results[arm][s]["uf1"] - results[ref][s]["uf1"] for s in seeds]
         ov = ", ".join(f"{k}={v}" for k, v in arms[arm].items()) or "params.yaml"
+        runs = [stored[(arm, s, f)] for s in seeds for f in arm_folds[arm]]
+        params_n = sorted({r.get("parameters") for r in runs if r.get("parameters") is not None})
+        secs = statistics.median(r["seconds"] for r in runs)
         lines.append(f"| {arm} | {ov} | {mean_sd(uf1)} | {' / '.join(f'{v:.3f}' for v in uf1)} | {mean_sd(uar)} | "
-                     f"{'—' if arm == ref else mean_sd(diff)} |")
+                     f"{'—' if arm == ref else mean_sd(diff)} | {', '.join(f'{n:,}' for n in params_n) or '?'} | "
+                     f"{secs:.1f} |")
     per_ds = sorted({d for a in arms for s in seeds for d in results[a][s]["per_dataset"]})
-    lines += ["", "| arm | " + " | ".join(f"{d} UF1" for d in per_ds) + " |", "| --- |" + " --- |" * len(per_ds)]
+    lines += ["", "| arm | " + " | ".join(f"{d} UF1 | {d} UAR" for d in per_ds) + " |",
+              "| --- |" + " --- | --- |" * len(per_ds)]
     for arm in arms:
-        lines.append(f"| {arm} | " + " | ".join(mean_sd([results[arm][s]["per_dataset"][d]["uf1"] for s in seeds])
-                                                for d in per_ds) + " |")
+        lines.append(f"| {arm} | " + " | ".join(
+            f"{mean_sd([results[arm][s]['per_dataset'][d]['uf1'] for s in seeds])} | "
+            f"{mean_sd([results[arm][s]['per_dataset'][d]['uar'] for s in seeds])}" for d in per_ds) + " |")
     if args.diagnose:
-        lines += ["", diagnostics_table(stored, arms, seeds, folds)]
+        lines += ["", diagnostics_table(stored, arms, seeds, arm_folds[ref])]
     table = "\n".join(lines)
     print(table)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "ablation.md").write_text(table + "\n")
     (out_dir / "ablation.json").write_text(json.dumps(
-        {"set": args.set, "seeds": seeds, "folds": folds, "arms": arms,
+        {"set": args.set, "seeds": seeds, "folds": arm_folds, "arms": arms,
          "results": {a: {str(s): r for s, r in v.items()} for a, v in results.items()}}, indent=1) + "\n")
 
 

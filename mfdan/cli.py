@@ -100,12 +100,17 @@ def protocols(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
 
 
 @app.command()
-def folds(cache: Annotated[Path, typer.Option(help="The packed cache (data/cache.h5).")] = Path("data/cache.h5")) -> None:
-    """Print the LOSO fold list of a packed cache, ready to paste into params.yaml."""
+def folds(cache: Annotated[Path, typer.Option(help="The packed cache (data/cache.h5).")] = Path("data/cache.h5"),
+          evaluation: Annotated[str, typer.Option(help="loso: one fold per subject; hde: one per dataset "
+                                                       "(data.evaluation).")] = "loso") -> None:
+    """Print the fold list of a packed cache, ready to paste into params.yaml."""
+    from mfdan.data.config import EVALUATIONS
     from mfdan.data.folds import cache_folds, folds_fix
 
+    if evaluation not in EVALUATIONS:
+        _usage(f"--evaluation {evaluation!r}: expected one of {list(EVALUATIONS)}")
     try:
-        names = cache_folds(cache)
+        names = cache_folds(cache, evaluation)
     except DatasetError as exc:
         _fail(exc)
     typer.echo(folds_fix(names), nl=False)
@@ -122,8 +127,13 @@ def params(
 
     from mfdan.core.params import Params
 
+    from mfdan.model.registry import ARCHITECTURES
+
     try:
         resolved = Params.load(file).resolved()
+        if resolved["model"]["arch"] not in ARCHITECTURES:
+            raise ValueError(f"{file}: model.arch: unknown architecture {resolved['model']['arch']!r}; known: "
+                             f"{list(ARCHITECTURES)} (`mfdan models`)")
     except (ValueError, FileNotFoundError) as exc:
         _fail(exc)
     if as_json:
@@ -133,8 +143,49 @@ def params(
 
 
 @app.command()
+def recipe(
+    file: Annotated[Path, typer.Argument(help="A recipe: dotted overrides of params.yaml (profiles/baseline-<arch>.yaml).")],
+    params_file: Annotated[Path, typer.Option("--params", help="The params file the recipe applies to.")] = Path("params.yaml"),
+) -> None:
+    """Print a recipe as `dvc exp run` arguments, after checking that it applies to the params file:
+    `dvc exp run $(mfdan recipe profiles/baseline-ststnet.yaml)`."""
+    import shlex
+
+    from mfdan.core.params import Params, apply_overrides, dvc_set_args, load_overrides, load_yaml
+    from mfdan.model.registry import model_config
+
+    try:
+        overrides = load_overrides(file)
+        params = Params(apply_overrides(load_yaml(params_file), overrides), source=f"{params_file} + {file}")
+        params.resolved()
+        model_config(params, num_classes=3)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    typer.echo(" ".join(shlex.quote(a) for a in dvc_set_args(overrides)))
+
+
+@app.command()
+def models(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of the table.")] = False,
+           classes: Annotated[int, typer.Option(help="Number of classes the counts are for.")] = 3) -> None:
+    """List the architectures `model.arch` can name: citation, what each reads, its parameter count at its
+    paper's default input, and where ours deviates."""
+    from mfdan.model.catalogue import catalogue
+
+    rows = catalogue(num_classes=classes)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:<15} {r['title']:<15} {r['parameters']:>12,} parameters at {r['input']}")
+        typer.echo(f"{'':<15} {r['citation']}")
+        typer.echo(f"{'':<15} reads: {r['reads']}")
+        typer.echo(f"{'':<15} deviations: {r['deviations']}")
+
+
+@app.command()
 def model(as_json: Annotated[bool, typer.Option("--json", help="Also print a JSON summary.")] = False) -> None:
-    """Print MFDAN's parameter count and per-module breakdown at the paper configuration."""
+    """Print MFDAN's parameter count and per-module breakdown at the paper configuration (`mfdan models`
+    lists every architecture)."""
     import sys as _sys
 
     from mfdan.model.network import main as model_main
@@ -183,7 +234,7 @@ def predict(
                                                "first input), read, align, spot, flow, magnify, model, cam.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda")] = "auto",
 ) -> None:
-    """Predict the micro-expression class of new recordings with a trained MFDAN, through the pipeline's own
+    """Predict the micro-expression class of new recordings with a trained model (MFDAN or a baseline), through the pipeline's own
     preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). Inputs that fail are named on
     stderr; the others still get answers, and the exit code is 1."""
     t_import = time.perf_counter()
@@ -215,6 +266,12 @@ def predict(
         t_load = time.perf_counter()
         dev = resolve_device(device)
         fm = load_final(model_dir, dev)
+        if cam is not None:
+            from mfdan.evaluate.gradcam import supports_cam
+
+            if not supports_cam(fm.model):
+                raise ValueError(f"--cam: the {fm.card['params'].get('arch', 'mfdan')} model in {model_dir} has no "
+                                 "spatial map for Grad-CAM; run without --cam")
         load_models()  # dlib's detector and landmark predictor, once
         started["load"] = time.perf_counter() - t_load
     except (DatasetError, ValueError) as exc:

@@ -9,7 +9,8 @@ from mfdan.data.config import DataConfig
 from mfdan.synth.generator import SynthConfig
 
 REPO = Path(__file__).resolve().parents[1]
-PARAM_FILES = [REPO / "params.yaml", *sorted((REPO / "profiles").glob("*.yaml"))]
+PARAM_FILES = [REPO / "params.yaml", *sorted((REPO / "profiles").glob("paper-*.yaml"))]
+RECIPES = sorted((REPO / "profiles").glob("baseline-*.yaml"))
 
 
 def test_repository_params_build_every_section():
@@ -110,3 +111,33 @@ def test_cli_params_prints_the_resolved_sections(tmp_path):
     bad.write_text("train:\n  epoch: 3\n")
     res = CliRunner().invoke(app, ["params", str(bad)])
     assert res.exit_code == 2 and "train" in res.output and "epoch" in res.output
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+def test_every_baseline_recipe_applies_to_every_params_file(recipe):
+    from mfdan.core.params import apply_overrides, dvc_set_args, load_overrides, load_yaml
+    from mfdan.model.registry import arch_of, model_config
+
+    overrides = load_overrides(recipe)
+    arch = recipe.stem.removeprefix("baseline-")
+    assert overrides["model.arch"] == arch
+    for path in PARAM_FILES:
+        params = Params(apply_overrides(load_yaml(path), overrides), source=str(path))
+        params.resolved()
+        assert arch_of(model_config(params, num_classes=3)).name == arch
+    args = dvc_set_args(overrides)
+    assert args[:2] == ["-S", f"model.arch={arch}"] and len(args) == 2 * len(overrides)
+
+
+def test_recipe_command_prints_dvc_arguments_and_refuses_a_bad_recipe(tmp_path):
+    from typer.testing import CliRunner
+
+    from mfdan.cli import app
+
+    res = CliRunner().invoke(app, ["recipe", str(REPO / "profiles/baseline-ststnet.yaml"),
+                                   "--params", str(REPO / "params.yaml")])
+    assert res.exit_code == 0 and res.output.startswith("-S model.arch=ststnet -S train.optimizer=adam")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model.arch: ststnet\ntrain.lr: -1\n")
+    res = CliRunner().invoke(app, ["recipe", str(bad), "--params", str(REPO / "params.yaml")])
+    assert res.exit_code != 0 and "train.lr" in res.output

@@ -80,7 +80,7 @@ def test_gradcam_lights_up_the_moving_region(one_thread):
     with torch.no_grad():
         assert (model(test_img, test_flow).argmax(1) == test_y).float().mean() >= 0.9  # the task was learnt
     pos = test_y == 1
-    heat = grad_cam(model, test_img[pos], test_flow[pos], 1)
+    heat = grad_cam(model, {"image": test_img[pos], "flow": test_flow[pos]}, 1)
     assert heat.shape == (int(pos.sum()), SIZE, SIZE) and heat.min() >= 0 and heat.max() == pytest.approx(1)
     assert np.mean([iou(top_fraction_mask(h, 0.2), MOVING) for h in heat]) >= 0.5
     assert np.mean([iou(top_fraction_mask(h, 0.2), ELSEWHERE) for h in heat]) < 0.1

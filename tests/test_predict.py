@@ -35,13 +35,13 @@ def small_model_cfg(num_classes: int = 3, img_size: int = SIZE) -> MFDANConfig:
 def make_model_dir(out: Path, *, classes=CLASSES, weights_cfg: MFDANConfig | None = None) -> Path:
     cfg = small_model_cfg(len(classes))
     torch.manual_seed(0)
-    state = MFDAN(weights_cfg or cfg).state_dict()
+    model = MFDAN(weights_cfg or cfg)
     params = {"dropkey": 0.3, "model": asdict(cfg), "train": asdict(TrainConfig()),
               "align": asdict(AlignConfig(output_size=SIZE, workers=1)),
               "flow": asdict(FlowConfig(output_size=SIZE, workers=1)),
               "magnify": asdict(MagnifyConfig(method="linear")),
               "data": {"apex": "annotated", "apex_fallback": "middle", "spotting_flow": "farneback"}}
-    write_model_dir(out, state, {"classes": list(classes), "params": params}, None)
+    write_model_dir(out, model, {"classes": list(classes), "params": params}, None)
     return out
 
 

@@ -228,10 +228,10 @@ def test_caches_are_byte_identical_across_runs(synth_root, tmp_path):
 def test_pack_refuses_caches_out_of_order(tmp_path):
     index = tmp_path / "index.json"
     index.write_text(json.dumps({"protocol": "x", "classes": [], "samples": [{"sample_id": "a"}, {"sample_id": "b"}]}))
-    for name, key in (("al.h5", "apex_frame"), ("fl.h5", "flow")):
-        with RowWriter(tmp_path / name, 2, {key: ((), "i8"), "sample_id": ((), STR)}) as w:
-            w.write(0, sample_id="b", **{key: 0})
-            w.write(1, sample_id="a", **{key: 0})
+    for name, keys in (("al.h5", ("apex_frame", "landmarks")), ("fl.h5", ("flow",))):
+        with RowWriter(tmp_path / name, 2, {**{k: ((), "i8") for k in keys}, "sample_id": ((), STR)}) as w:
+            w.write(0, sample_id="b", **{k: 0 for k in keys})
+            w.write(1, sample_id="a", **{k: 0 for k in keys})
     with pytest.raises(DatasetError, match="rerun"):
         pack_stage.run(index=index, aligned=tmp_path / "al.h5", flow=tmp_path / "fl.h5", out=tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()

@@ -8,7 +8,9 @@ refuses a class that is not the registered one. Each default is written once, in
 is the CPU demo profile and states the values the demo uses.
 
 Top-level scalars: ``dropkey`` (the DropKey rate of every flow-driven attention layer, fed into the ``model``
-section) and ``folds`` (the LOSO fold list, one ``train@<fold>`` stage each).
+section) and ``folds`` (the fold list, one ``train@<fold>`` stage each). One key is not a dataclass field:
+``model.arch`` picks the architecture (:attr:`Params.arch`); the rest of ``model`` is MFDAN's, and each baseline's
+settings are its own dataclass nested in the ``baselines`` section.
 """
 from __future__ import annotations
 
@@ -34,7 +36,10 @@ SECTIONS: dict[str, str] = {
     "magnify": "mfdan.magnify.magnification:MagnifyConfig",
     "model": "mfdan.model.network:MFDANConfig",
     "train": "mfdan.train.loop:TrainConfig",
+    "baselines": "mfdan.baselines:BaselinesConfig",
 }
+#: ``model.arch``: which architecture trains (mfdan.model.registry); the rest of ``model`` is MFDAN's own
+ARCH_KEY = "arch"
 #: top-level keys that are not sections
 SCALARS: tuple[str, ...] = ("dropkey", "folds")
 
@@ -146,6 +151,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     """``value`` converted to ``hint`` (int -> float, YAML 1.2 float text -> float, list -> tuple), or a
     ValueError naming ``where``."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):  # a nested section (``baselines.ststnet``)
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        return from_dict(hint, value, where=where)
     if hint is float:
         if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
             return float(value)
@@ -244,7 +253,21 @@ class Params:
         raw = self.values.get(name)
         if raw is not None and not isinstance(raw, dict):
             raise ValueError(f"{self.source}: {name}: expected a mapping, got {raw!r}")
-        return from_dict(cls, {**(raw or {}), **extra}, where=f"{self.source}: {name}")
+        raw = dict(raw or {})
+        if name == "model":
+            raw.pop(ARCH_KEY, None)  # read by :attr:`arch`
+        return from_dict(cls, {**raw, **extra}, where=f"{self.source}: {name}")
+
+    @property
+    def arch(self) -> str:
+        """``model.arch``: the name of the architecture the training stages build (default ``mfdan``). Checked
+        against the registry where a model is built (:func:`mfdan.model.registry.model_config`) and by
+        ``mfdan params``, not here: this module imports no phase."""
+        raw = self.values.get("model") or {}
+        value = raw.get(ARCH_KEY, "mfdan") if isinstance(raw, dict) else "mfdan"
+        if not isinstance(value, str):
+            raise ValueError(f"{self.source}: model.arch: expected a name (`mfdan models`), got {value!r}")
+        return value
 
     @property
     def folds(self) -> list[str]:
@@ -267,4 +290,41 @@ class Params:
         for name in SECTIONS:
             extra = {"dropkey": self.dropkey} if name == "model" and "dropkey" in self.values else {}
             out[name] = dataclasses.asdict(self.section(name, **extra))
+        out["model"] = {ARCH_KEY: self.arch, **out["model"]}
         return out
+
+
+# --- recipes: dotted overrides of a params file (profiles/baseline-<arch>.yaml) ----------------------------
+def load_overrides(path: str | Path) -> dict[str, Any]:
+    """A recipe file: a mapping of dotted keys (``train.lr``) to values, as ``dvc exp run -S`` takes them."""
+    data = load_yaml(path)
+    bad = [k for k in data if not isinstance(k, str) or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", k)]
+    if bad:
+        raise ValueError(f"{path}: a recipe maps dotted params keys (train.lr: 1.0e-4) to values; bad keys {bad}")
+    return dict(data)
+
+
+def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``values`` with each ``{"a.b": v}`` set."""
+    import copy
+
+    out = copy.deepcopy(values)
+    for key, v in overrides.items():
+        node = out
+        *path, last = key.split(".")
+        for k in path:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {key}: {k} is not a section")
+        node[last] = v
+    return out
+
+
+def dvc_set_args(overrides: dict[str, Any]) -> list[str]:
+    """``-S key=value`` arguments for ``dvc exp run`` (values in YAML flow style: lists as ``[a, b]``)."""
+    out = []
+    for key, v in overrides.items():
+        text = yaml.safe_dump(v, default_flow_style=True).strip()
+        text = text.removesuffix("\n...").removesuffix("...").strip()
+        out += ["-S", f"{key}={text}"]
+    return out

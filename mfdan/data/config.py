@@ -8,6 +8,8 @@ from mfdan.data.records import APEX_FALLBACKS, APEX_POLICIES
 
 #: flows that ``flow_peak`` apex spotting can use (mfdan.preprocess.apex_spotting)
 SPOTTING_FLOWS = ("farneback", "tvl1")
+#: what a fold holds out (mfdan.data.folds): one subject (LOSO) or one dataset (HDE)
+EVALUATIONS = ("loso", "hde")
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,9 @@ class DataConfig:
     """Mirrors ``data``."""
 
     protocol: str = "composite"
+    #: what a fold holds out: ``loso`` (one subject; folds ``<dataset>_<subject>``) or ``hde`` (one whole
+    #: dataset, MEGC2018's holdout-database evaluation; folds ``<dataset>``) (mfdan.data.folds)
+    evaluation: str = "loso"
     #: native dataset folders; the defaults are the generated demo data (``synth`` stage)
     roots: dict[str, str] = field(default_factory=lambda: {"casme2": "data/raw/casme2", "samm": "data/raw/samm",
                                                           "smic": "data/raw/smic"})
@@ -28,6 +33,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"data.protocol must be one of {sorted(PROTOCOLS)}, not {self.protocol!r}")
+        if self.evaluation not in EVALUATIONS:
+            raise ValueError(f"data.evaluation must be one of {EVALUATIONS}, not {self.evaluation!r}")
         if self.apex not in APEX_POLICIES:
             raise ValueError(f"data.apex must be one of {APEX_POLICIES}, not {self.apex!r}")
         if self.apex_fallback not in APEX_FALLBACKS:

@@ -2,9 +2,11 @@
 dataset and per fold; the confusion matrices (Fig. 5: all samples and each dataset) and training curves for
 ``dvc plots``.
 
-The fold list (params.yaml ``folds``) is checked against the cache's subjects: a fold that names no subject is
-an error; subjects left out (a quick run on a subset) are listed in the report as ``folds_missing`` and
-``complete: false``, and a warning is printed."""
+The fold list (params.yaml ``folds``) is checked against the cache under ``data.evaluation``: subjects
+(``loso``) or datasets (``hde``, the holdout-database evaluation); a fold that names neither is an error, and so is
+a list of the other kind. Folds left out (a quick run on a subset) are listed in the report as ``folds_missing``
+and ``complete: false``, and a warning is printed. Under ``hde`` each fold is a held-out dataset, so
+``per_dataset`` is the per-held-out-dataset result and ``uf1``/``uar`` the overall one."""
 from __future__ import annotations
 
 import csv
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from mfdan.core.errors import DatasetError, check_finite
 from mfdan.core.params import Params
+from mfdan.data.config import DataConfig
 from mfdan.data.folds import cache_folds, folds_fix
 from mfdan.data.protocols import DATASETS
 from mfdan.evaluate.metrics import confusion as confusion_matrix
@@ -39,13 +42,19 @@ def read_predictions(folds: list[str], folds_dir: Path) -> tuple[list[dict], lis
     return rows, classes or [], metas
 
 
-def check_folds(folds: list[str], cache: Path, source: str) -> list[str]:
-    """Folds of the cache that ``folds`` leaves out; a fold naming no subject of the cache is an error."""
-    have = cache_folds(cache)
+def check_folds(folds: list[str], cache: Path, source: str, evaluation: str = "loso") -> list[str]:
+    """Folds of the cache that ``folds`` leaves out under ``evaluation``; a fold naming no subject (``loso``) or
+    dataset (``hde``) of the cache is an error."""
+    have = cache_folds(cache, evaluation)
     unknown = sorted(set(folds) - set(have))
+    what = "datasets" if evaluation == "hde" else "subjects"
+    if evaluation == "hde" and len(have) < 2:
+        raise ValueError(f"{source}: data.evaluation hde holds out one dataset per fold and needs two or more; "
+                         f"{cache} holds {have}")
     if unknown:
-        raise ValueError(f"{source}: `folds` names subjects that are not in {cache}: {unknown}. "
-                         f"Set it to the output of `mfdan folds --cache {cache}`:\n{folds_fix(have)}")
+        raise ValueError(f"{source}: `folds` names {what} that are not in {cache} (data.evaluation: {evaluation}): "
+                         f"{unknown}. Set it to the output of `mfdan folds --cache {cache} --evaluation "
+                         f"{evaluation}`:\n{folds_fix(have)}")
     if not folds:
         raise ValueError(f"{source}: `folds` is empty; set it to:\n{folds_fix(have)}")
     return sorted(set(have) - set(folds))
@@ -67,7 +76,7 @@ def write_confusions(rows: list[dict], folder: Path) -> None:
 
 
 def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, curves: Path,
-             missing: list[str] | None = None) -> dict:
+             missing: list[str] | None = None, evaluation: str = "loso") -> dict:
     rows, classes, metas = read_predictions(folds, folds_dir)
     idx = {c: i for i, c in enumerate(classes)}
     y = [idx[r["label"]] for r in rows]
@@ -75,7 +84,9 @@ def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, 
     n = len(classes)
     uf1, uar = uf1_uar(y, p, n)
     check_finite({"uf1": uf1, "uar": uar}, "LOSO metrics")
-    report = {"protocol_rule": "UF1/UAR over all folds' predictions concatenated (MEGC2019)",
+    report = {"evaluation": evaluation,
+              "protocol_rule": "UF1/UAR over all folds' predictions concatenated (MEGC2019)",
+              "arch": sorted({m.get("arch", "mfdan") for m in metas}),
               "epoch_selection": sorted({m["selection"] for m in metas}),
               "uf1": round(uf1, 6), "uar": round(uar, 6),
               "accuracy": round(sum(a == b for a, b in zip(y, p)) / max(len(y), 1), 6),
@@ -105,9 +116,10 @@ def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, 
 
 def run(*, params: Params, cache: Path, folds_dir: Path, metrics: Path, confusion: Path, curves: Path) -> str:
     folds = params.folds
-    missing = check_folds(folds, cache, params.source)
-    rep = evaluate(folds, folds_dir, metrics, confusion, curves, missing)
+    evaluation = params.section("data", DataConfig).evaluation
+    missing = check_folds(folds, cache, params.source, evaluation)
+    rep = evaluate(folds, folds_dir, metrics, confusion, curves, missing, evaluation)
     if missing:
         print(f"warning: metrics cover {len(folds)} of {len(folds) + len(missing)} subjects; not evaluated: "
               f"{', '.join(missing)}", file=sys.stderr)
-    return f"evaluate: UF1 {rep['uf1']:.4f}  UAR {rep['uar']:.4f} over {rep['samples']} samples, {rep['folds']} folds"
+    return f"evaluate ({evaluation}, {', '.join(rep['arch'])}): UF1 {rep['uf1']:.4f}  UAR {rep['uar']:.4f} over {rep['samples']} samples, {rep['folds']} folds"

@@ -1,4 +1,5 @@
-"""Grad-CAM (Selvaraju et al., ICCV 2017) on MFDAN's last Flow-Driven block, as in the paper's Fig. 6.
+"""Grad-CAM (Selvaraju et al., ICCV 2017) on MFDAN's last Flow-Driven block, as in the paper's Fig. 6 (and on
+a baseline's last convolution map, its ``cam_layer``, for the comparison).
 
 The class-discriminative map is captum's ``LayerGradCam`` on the image tokens that leave Flow-Driven block 2
 (G/8 × G/8, e.g. 7 × 7 at 224 px): each token channel is weighted by the mean gradient of the class score over
@@ -25,19 +26,46 @@ class TokenMap(nn.Identity):
     """The point Grad-CAM reads: block-2 tokens as a channels-first map (B, C, h, w)."""
 
 
-def grad_cam(model: MFDAN, image: torch.Tensor, flow: torch.Tensor, target: torch.Tensor | int) -> np.ndarray:
-    """Grad-CAM maps of ``target`` (class index per sample, or one for all): (B, H, W) float32 in [0, 1]."""
+def cam_layer(model: nn.Module) -> nn.Module | None:
+    """The layer Grad-CAM reads for a baseline (its ``cam_layer``: a B×C×h×w map over the face), or ``None``
+    where it has none (HTNet's tokens are landmark regions, not a map of the face; Bi-WOOF is no network)."""
+    return getattr(model, "cam_layer", None) if isinstance(model, nn.Module) else None
+
+
+def supports_cam(model: nn.Module) -> bool:
+    return isinstance(model, MFDAN) or cam_layer(model) is not None
+
+
+def grad_cam(model: nn.Module, batch: dict[str, torch.Tensor], target: torch.Tensor | int) -> np.ndarray:
+    """Grad-CAM maps of ``target`` (class index per sample, or one for all): (B, H, W) float32 in [0, 1], H×W
+    the image's. ``batch`` holds the named inputs (image, flow, landmarks). MFDAN: its block-2 tokens (module
+    docstring); a baseline: its ``cam_layer``, a map over the (resized) flow input, upsampled to the image."""
     from captum.attr import LayerAttribution, LayerGradCam  # here: `mfdan predict` without --cam never loads captum
 
+    from mfdan.model.registry import forward as run
+
     model.eval()
-    tap = TokenMap()
+    if isinstance(model, MFDAN):
+        tap = TokenMap()
 
-    def forward(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        tokens = tap(model.features(image, flow).permute(0, 3, 1, 2))  # (B, C, h, w)
-        return model.classify(tokens.permute(0, 2, 3, 1), flow)       # (B, num_classes)
+        def forward(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+            tokens = tap(model.features(image, flow).permute(0, 3, 1, 2))  # (B, C, h, w)
+            return model.classify(tokens.permute(0, 2, 3, 1), flow)       # (B, num_classes)
 
-    cam = LayerGradCam(forward, tap).attribute((image, flow), target=target, relu_attributions=True)  # (B, 1, h, w)
-    up = LayerAttribution.interpolate(cam.detach(), tuple(image.shape[-2:]), interpolate_mode="bilinear")
+        cam = LayerGradCam(forward, tap).attribute((batch["image"], batch["flow"]), target=target,
+                                                   relu_attributions=True)  # (B, 1, h, w)
+    else:
+        layer = cam_layer(model)
+        if layer is None:
+            raise ValueError(f"{type(model).__name__} has no spatial map for Grad-CAM")
+        names = list(model.inputs)
+
+        def forward(*xs: torch.Tensor) -> torch.Tensor:
+            return run(model, dict(zip(names, xs)))
+
+        cam = LayerGradCam(forward, layer).attribute(tuple(batch[k] for k in names), target=target,
+                                                     relu_attributions=True)  # (B, 1, h, w)
+    up = LayerAttribution.interpolate(cam.detach(), tuple(batch["image"].shape[-2:]), interpolate_mode="bilinear")
     heat = up[:, 0].clamp_min(0).float().cpu().numpy()  # (B, H, W)
     peak = heat.reshape(len(heat), -1).max(axis=1)
     return (heat / np.where(peak > 0, peak, 1)[:, None, None]).astype(np.float32)

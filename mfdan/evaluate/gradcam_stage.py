@@ -3,7 +3,10 @@
 sample (``<out>/<fold>/<sample>.png``), and per true class a figure for ``dvc plots show``
 (``<grids>/<class>.png``) of the first held-out samples of each dataset (``GRID_SAMPLES`` rows shared among the
 datasets): one labelled row per sample (sample, dataset, true and predicted class, probability) with its onset,
-apex, flow and heat map, as the paper's Fig. 6."""
+apex, flow and heat map, as the paper's Fig. 6.
+
+An architecture without a spatial map to explain (HTNet's region tokens, Bi-WOOF's SVM) is skipped: the stage
+says so, and writes its two folders with a ``SKIPPED.txt`` note naming the architecture instead of pictures."""
 from __future__ import annotations
 
 import json
@@ -16,27 +19,43 @@ import torch
 from mfdan.core.errors import DatasetError
 from mfdan.core.files import written_folder
 from mfdan.core.frames import to_unit
-from mfdan.core.params import Params, from_dict
+from mfdan.core.params import Params
 from mfdan.core.progress import progress
 from mfdan.core.rows import open_rows, read_strings
-from mfdan.data.folds import fold_name
-from mfdan.evaluate.gradcam import figure, grad_cam, overlay, sample_panel, write_png
-from mfdan.model.network import MFDAN, MFDANConfig
+from mfdan.data.folds import held_out
+from mfdan.evaluate.gradcam import figure, grad_cam, overlay, sample_panel, supports_cam, write_png
+from mfdan.model.registry import build, config_from_dict
+from mfdan.model.registry import forward as model_forward
 
 GRID_SAMPLES = 6   # rows per class figure
 TILE = 112         # px per figure tile
 
 
-def load_fold_model(folder: Path) -> MFDAN:
-    """The model a ``train@`` stage wrote, rebuilt from its meta.json and model.pt."""
-    meta_path, weights = folder / "meta.json", folder / "model.pt"
-    for p in (meta_path, weights):
-        if not p.is_file():
-            raise DatasetError(p, f"fold output missing; run `dvc repro train@{folder.name}`")
-    cfg = from_dict(MFDANConfig, json.loads(meta_path.read_text())["model"], where=f"{meta_path}: model")
-    model = MFDAN(cfg)
+def load_fold_model(folder: Path):
+    """The model a ``train@`` stage wrote, rebuilt from its meta.json (architecture and config) and weights."""
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise DatasetError(meta_path, f"fold output missing; run `dvc repro train@{folder.name}`")
+    meta = json.loads(meta_path.read_text())
+    weights = folder / meta.get("weights", "model.pt")
+    if not weights.is_file():
+        raise DatasetError(weights, f"fold output missing; run `dvc repro train@{folder.name}`")
+    model = build(config_from_dict(meta.get("arch", "mfdan"), meta["model"], where=f"{meta_path}: model"))
+    if not isinstance(model, torch.nn.Module):
+        model.load(weights)
+        return model
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval()
+
+
+def skip(out: Path, grids: Path, arch: str) -> str:
+    """The stage's outputs when ``arch`` has nothing Grad-CAM can explain: a note in each folder."""
+    note = (f"Grad-CAM skipped: the architecture {arch!r} has no spatial feature map over the face to explain "
+            "(mfdan.evaluate.gradcam.supports_cam).\n")
+    for folder in (out, grids):
+        with written_folder(folder) as tmp:
+            (tmp / "SKIPPED.txt").write_text(note)
+    return f"gradcam: skipped, {arch} has no spatial map to explain ({out}/SKIPPED.txt)"
 
 
 def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_dir: Path, out: Path,
@@ -48,10 +67,13 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
             if read_strings(f["sample_id"]) != ids:
                 raise DatasetError(f.filename, f"{name} file does not hold the samples of {cache} in order; rerun it")
         onset, apex, frames, flow = al["onset"][()], al["apex"][()], m["eval"][()], c["flow"][()]
-        datasets = read_strings(c["dataset"])
+        datasets, subjects = read_strings(c["dataset"]), read_strings(c["subject"])
         labels = c["label"][()]
-        folds = [fold_name(d, s) for d, s in zip(datasets, read_strings(c["subject"]))]
+        landmarks = c["landmarks"][()].astype(np.float32) if "landmarks" in c else None
         classes = json.loads(c.attrs["classes"])
+    first = load_fold_model(folds_dir / params.folds[0]) if params.folds else None
+    if first is not None and not supports_cam(first):
+        return skip(out, grids, json.loads((folds_dir / params.folds[0] / "meta.json").read_text()).get("arch"))
     panels: dict[str, list[np.ndarray]] = {cls: [] for cls in classes}
     shown: Counter = Counter()  # panels per (class, dataset)
     per_dataset = max(1, GRID_SAMPLES // len(set(datasets)))
@@ -59,12 +81,14 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
     with written_folder(out) as tmp_out:  # both folders appear under their names only when complete
         for fold in progress(params.folds, desc="gradcam", unit="fold"):
             model = load_fold_model(folds_dir / fold)
-            idx = np.flatnonzero(np.array(folds) == fold)
-            image, fl = to_unit(frames[idx]), torch.from_numpy(flow[idx])
+            idx = np.flatnonzero(held_out(fold, datasets, subjects))
+            batch = {"image": to_unit(frames[idx]), "flow": torch.from_numpy(flow[idx])}
+            if landmarks is not None:
+                batch["landmarks"] = torch.from_numpy(landmarks[idx])
             with torch.no_grad():
-                probs = torch.softmax(model(image, fl), dim=1)
+                probs = torch.softmax(model_forward(model, batch), dim=1)
             pred = probs.argmax(1)
-            heat = grad_cam(model, image, fl, pred)
+            heat = grad_cam(model, batch, pred)
             for k, i in enumerate(idx):
                 picture = overlay(apex[i], heat[k])
                 write_png(tmp_out / fold / f"{ids[i]}.png", picture)

@@ -89,6 +89,8 @@ class MFDANConfig:
 
 
 class MFDAN(nn.Module):
+    inputs = ("image", "flow")  #: what forward reads (mfdan.model.registry.forward)
+
     def __init__(self, config: MFDANConfig = MFDANConfig()) -> None:
         super().__init__()
         self.config = cfg = config

@@ -1,7 +1,8 @@
 """The final model's folder (``models/final/``) and its model card: what ``train_final`` writes and
 ``mfdan predict`` reads.
 
-``card.json`` holds the class names, every parameter the prediction path needs (the ``model``, ``align``,
+``card.json`` holds the class names, the architecture (``arch``, mfdan.model.registry), every parameter the
+prediction path needs (the architecture's config as ``model``, the ``align``,
 ``flow`` and ``magnify`` sections and the apex policy of ``data``), the recipe it was trained with, the SHA-256
 of the MagNet weights (copied beside the model as ``magnet.pt``), of the cache and of the magnified frames it
 was trained on, and the LOSO UF1/UAR of the same recipe for reference. :func:`load_final` checks all of it
@@ -12,6 +13,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,7 +23,7 @@ from mfdan.core.params import Params, from_dict
 from mfdan.data.config import DataConfig
 from mfdan.magnify.magnet import MagNet, load_magnet
 from mfdan.magnify.magnification import MagnifyConfig
-from mfdan.model.network import MFDAN, MFDANConfig
+from mfdan.model.registry import ARCHITECTURES, arch_of, build, config_from_dict, input_size
 from mfdan.preprocess.alignment import AlignConfig
 from mfdan.preprocess.optical_flow import FlowConfig
 from mfdan.train.loop import TrainConfig
@@ -35,22 +37,26 @@ FINAL = "final"   #: the pseudo-fold of the all-subject model (no fold has that 
 DATA_KEYS = ("apex", "apex_fallback", "spotting_flow")
 
 
-def card_sections(params: Params, model_cfg: MFDANConfig, train_cfg: TrainConfig) -> dict:
-    """The card's ``params``: every section the prediction path uses, as the stages saw it (defaults filled)."""
+def card_sections(params: Params, model_cfg: Any, train_cfg: TrainConfig) -> dict:
+    """The card's ``params``: every section the prediction path uses, as the stages saw it (defaults filled);
+    ``arch`` and ``model`` are the architecture and its config (MFDAN's ``model`` or ``baselines.<arch>``)."""
     data = asdict(params.section("data", DataConfig))
-    return {"dropkey": params.dropkey, "model": asdict(model_cfg), "train": asdict(train_cfg),
+    return {"dropkey": params.dropkey, "arch": arch_of(model_cfg).name, "model": asdict(model_cfg),
+            "train": asdict(train_cfg),
             "align": asdict(params.section("align", AlignConfig)), "flow": asdict(params.section("flow", FlowConfig)),
             "magnify": asdict(params.section("magnify", MagnifyConfig)), "data": {k: data[k] for k in DATA_KEYS}}
 
 
-def write_model_dir(out: Path, state: dict[str, torch.Tensor], card: dict, magnet: Path | None) -> None:
-    """``out/``: ``model.pt``, ``card.json`` (``format`` and ``files`` filled in here) and, when given, a copy of
-    the MagNet weights with their SHA-256 in the card; written under a temporary name and renamed when
-    complete."""
-    card = {"format": FORMAT, **card, "files": {"weights": WEIGHTS, "magnet": MAGNET if magnet else None},
-            "magnet_sha256": sha256(magnet) if magnet else ""}
+def write_model_dir(out: Path, model: Any, card: dict, magnet: Path | None) -> None:
+    """``out/``: the model (``model.pt``, or a hand-crafted method's ``model.npz``: plain arrays), ``card.json``
+    (``format`` and ``files`` filled in here) and, when given, a copy of the MagNet weights with their SHA-256 in
+    the card; written under a temporary name and renamed when complete."""
+    from mfdan.train.loop import save_model
+
     with written_folder(out) as folder:
-        torch.save(state, folder / WEIGHTS)
+        weights = save_model(folder, model)
+        card = {"format": FORMAT, **card, "files": {"weights": weights, "magnet": MAGNET if magnet else None},
+                "magnet_sha256": sha256(magnet) if magnet else ""}
         if magnet:
             shutil.copyfile(magnet, folder / MAGNET)
         (folder / CARD).write_text(json.dumps(card, indent=1) + "\n")
@@ -64,9 +70,9 @@ class FinalModel:
     folder: Path
     card: dict
     classes: list[str]
-    model: MFDAN
+    model: Any            #: the architecture's network (eval mode) or hand-crafted model
     magnet: MagNet | None
-    model_cfg: MFDANConfig
+    model_cfg: Any
     align: AlignConfig
     flow: FlowConfig
     magnify: MagnifyConfig
@@ -92,7 +98,10 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
     try:
         p = card["params"]
         classes = list(card["classes"])
-        model_cfg = from_dict(MFDANConfig, p["model"], where=f"{card_path}: params.model")
+        arch = p.get("arch", "mfdan")
+        if arch not in ARCHITECTURES:
+            raise DatasetError(card_path, f"unknown architecture {arch!r}; this mfdan knows {list(ARCHITECTURES)}")
+        model_cfg = config_from_dict(arch, p["model"], where=f"{card_path}: params.model")
         align = from_dict(AlignConfig, p["align"], where=f"{card_path}: params.align")
         flow = from_dict(FlowConfig, p["flow"], where=f"{card_path}: params.flow")
         magnify = from_dict(MagnifyConfig, p["magnify"], where=f"{card_path}: params.magnify")
@@ -102,12 +111,19 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
     if model_cfg.num_classes != len(classes):
         raise DatasetError(card_path, f"{len(classes)} class names but the model has {model_cfg.num_classes} outputs")
     sizes = {"align.output_size": align.output_size, "flow.output_size": flow.output_size}
-    if any(v != model_cfg.img_size for v in sizes.values()):
-        raise DatasetError(card_path, f"{sizes} do not match model.img_size {model_cfg.img_size}")
+    rule, size = input_size(model_cfg)
+    if rule == "equal" and any(v != size for v in sizes.values()):
+        raise DatasetError(card_path, f"{sizes} do not match model.img_size {size}")
+    if rule == "at_least" and any(v < size for v in sizes.values()):
+        raise DatasetError(card_path, f"{sizes} are smaller than the {arch} model's input_size {size}")
     weights = folder / card.get("files", {}).get("weights", WEIGHTS)
     if not weights.is_file():
         raise DatasetError(weights, "model weights missing from the model folder")
-    model = MFDAN(model_cfg)
+    model = build(model_cfg)
+    if not isinstance(model, torch.nn.Module):  # hand-crafted: plain arrays, read without pickle
+        model.load(weights)
+        return FinalModel(folder=folder, card=card, classes=classes, model=model, magnet=_magnet(folder, card, magnify, device),
+                          model_cfg=model_cfg, align=align, flow=flow, magnify=magnify, apex_policy=apex_policy)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -117,6 +133,13 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
                                     f"image size?): {first[1].strip() if len(first) > 1 else first[0]}") from None
     except Exception as exc:  # noqa: BLE001 - a file torch cannot read at all
         raise DatasetError(weights, f"not a PyTorch state_dict ({type(exc).__name__}: {exc})") from None
+    return FinalModel(folder=folder, card=card, classes=classes, model=model.to(device).eval(),
+                      magnet=_magnet(folder, card, magnify, device), model_cfg=model_cfg, align=align, flow=flow,
+                      magnify=magnify, apex_policy=apex_policy)
+
+
+def _magnet(folder: Path, card: dict, magnify: MagnifyConfig, device: torch.device) -> MagNet | None:
+    """The card's MagNet (checked against its SHA-256) when the recipe magnifies with it."""
     magnet = None
     if magnify.method == "magnet":
         path = folder / (card.get("files", {}).get("magnet") or MAGNET)
@@ -126,5 +149,4 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
             raise DatasetError(path, "MagNet weights differ from the ones the model was trained with (SHA-256 "
                                      "mismatch with card.json)")
         magnet = load_magnet(path, map_location=device).eval()
-    return FinalModel(folder=folder, card=card, classes=classes, model=model.to(device).eval(), magnet=magnet,
-                      model_cfg=model_cfg, align=align, flow=flow, magnify=magnify, apex_policy=apex_policy)
+    return magnet

@@ -1,4 +1,5 @@
-"""``mfdan predict``: a trained MFDAN (``models/final``) on new recordings, through the pipeline's own code.
+"""``mfdan predict``: a trained model (``models/final``: MFDAN or a baseline) on new recordings, through the
+pipeline's own code.
 
 Per clip, exactly the stages' functions with the card's parameters: alignment estimated once on the onset
 frame and applied to every frame used (:func:`mfdan.preprocess.alignment.estimate_alignment`, as ``align``),
@@ -19,8 +20,9 @@ import torch
 
 from mfdan.core.errors import DatasetError, check_finite
 from mfdan.core.frames import to_unit
-from mfdan.evaluate.gradcam import grad_cam, overlay
+from mfdan.evaluate.gradcam import grad_cam, overlay, supports_cam
 from mfdan.magnify.magnification import magnify
+from mfdan.model.registry import forward
 from mfdan.predict.inputs import Clip
 from mfdan.predict.model_card import FinalModel
 from mfdan.preprocess.alignment import NoFaceError, estimate_alignment
@@ -93,17 +95,24 @@ def predict_clip(fm: FinalModel, clip: Clip, *, align_as: str, cam: bool = False
     seconds["magnify"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    image_t, flow_t = to_unit(image[None], device), torch.from_numpy(flow[None]).to(device)
+    batch = {"image": to_unit(image[None], device), "flow": torch.from_numpy(flow[None]).to(device)}
+    if "landmarks" in fm.model.inputs:  # as the align stage stores them: dlib on the aligned onset
+        from mfdan.preprocess.landmarks import aligned_landmarks
+
+        batch["landmarks"] = torch.from_numpy(aligned_landmarks(onset_img)[0][None]).to(device)
     with torch.no_grad():
-        probs = torch.softmax(fm.model(image_t, flow_t).float(), dim=1)[0].cpu().numpy()
+        probs = torch.softmax(forward(fm.model, batch).float(), dim=1)[0].cpu().numpy()
     check_finite(probs, f"{clip.source}: probabilities")
     seconds["model"] = time.perf_counter() - t
     pred = int(probs.argmax())
 
     heat = None
     if cam:
+        if not supports_cam(fm.model):
+            raise ValueError(f"--cam: the {fm.card['params'].get('arch', 'mfdan')} model has no spatial map for "
+                             "Grad-CAM; run without --cam")
         t = time.perf_counter()
-        heat = grad_cam(fm.model, image_t, flow_t, pred)[0]
+        heat = grad_cam(fm.model, batch, pred)[0]
         seconds["cam"] = time.perf_counter() - t
 
     def where(i: int) -> str | int:

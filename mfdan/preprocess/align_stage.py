@@ -1,5 +1,6 @@
 """DVC stage ``align``: one alignment per clip (estimated on the onset), apex chosen by the policy, aligned
-onset and apex written to ``aligned.h5``; a JSON report counts methods, fallbacks and, where clips carry an apex
+onset and apex written to ``aligned.h5`` with the 68 dlib landmarks of the aligned onset (for every dataset, also
+those aligned by ``resize``: what HTNet's facial regions are cut around, so no model re-detects); a JSON report counts methods, fallbacks and, where clips carry an apex
 label and the policy spots one, the spotting error in frames. Streams: one clip in flight per worker, rows
 written in index order."""
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mfdan.data.images import read_image
 from mfdan.data.records import resolve_apex
 from mfdan.preprocess.alignment import AlignConfig, NoFaceError, estimate_alignment
 from mfdan.preprocess.apex_spotting import spot_apex
-from mfdan.preprocess.landmarks import PRELOAD
+from mfdan.preprocess.landmarks import PRELOAD, aligned_landmarks
 from mfdan.preprocess.optical_flow import FlowConfig
 
 
@@ -45,7 +46,9 @@ def align_one(job: tuple[dict, AlignConfig, DataConfig, FlowConfig]) -> dict:
     else:
         onset_img = al.apply(onset_raw, cfg.output_size)
         apex_img = al.apply(read_image(s.frames[apex]), cfg.output_size)
-    return {"onset": onset_img, "apex": apex_img, "apex_index": apex, "apex_frame": s.frame_numbers[apex],
+    points, landmark_source = aligned_landmarks(onset_img)
+    return {"onset": onset_img, "apex": apex_img, "landmarks": points, "landmark_source": landmark_source,
+            "apex_index": apex, "apex_frame": s.frame_numbers[apex],
             "apex_source": source, "annotated_apex": -1 if s.apex is None else s.apex, "spotted_apex": spotted,
             "align_method": al.method, "angle": al.angle, "matrix": al.matrix.astype(np.float64),
             "sample_id": s.sample_id}
@@ -57,12 +60,14 @@ def run(*, params: Params, index: Path, out: Path, report: Path) -> str:
     flow_cfg = params.section("flow", FlowConfig)
     rows = load_index(index)["samples"]
     s = cfg.output_size
-    specs = {"onset": ((s, s, 3), "u1"), "apex": ((s, s, 3), "u1"), "apex_index": ((), "i4"),
+    specs = {"onset": ((s, s, 3), "u1"), "apex": ((s, s, 3), "u1"), "landmarks": ((68, 2), "f4"),
+             "landmark_source": ((), STR), "apex_index": ((), "i4"),
              "apex_frame": ((), "i8"), "apex_source": ((), STR), "annotated_apex": ((), "i4"),
              "spotted_apex": ((), "i4"), "align_method": ((), STR), "angle": ((), "f8"), "matrix": ((2, 3), "f8"),
              "sample_id": ((), STR)}
     methods: Counter = Counter()
     sources: Counter = Counter()
+    landmark_sources: Counter = Counter()
     errors = []
     with RowWriter(out, len(rows), specs, attrs={"size": s, "config": json.dumps(asdict(cfg), sort_keys=True)}) as w:
         jobs = ((row, cfg, data, flow_cfg) for row in rows)
@@ -71,10 +76,12 @@ def run(*, params: Params, index: Path, out: Path, report: Path) -> str:
             w.write(i, **r)
             methods[r["align_method"]] += 1
             sources[r["apex_source"]] += 1
+            landmark_sources[r["landmark_source"]] += 1
             if r["spotted_apex"] >= 0 and r["annotated_apex"] >= 0:
                 errors.append(abs(r["spotted_apex"] - r["annotated_apex"]))
     rep = {"samples": len(rows), "align_methods": dict(sorted(methods.items())),
            "fallbacks": methods.get("center_crop", 0), "apex_sources": dict(sorted(sources.items())),
+           "onset_landmarks": dict(sorted(landmark_sources.items())),
            "apex_spotting": {"clips_with_label": len(errors),
                              "mean_abs_frame_error": float(np.mean(errors)) if errors else None,
                              "max_abs_frame_error": int(max(errors)) if errors else None}}

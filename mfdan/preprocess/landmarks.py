@@ -71,3 +71,27 @@ def landmarks(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centres of the two eyes (image-left first) from 68 landmarks: means of points 36–41 and 42–47."""
     return points[LEFT_EYE].mean(axis=0), points[RIGHT_EYE].mean(axis=0)
+
+
+LANDMARK_SIDE = 256   #: an aligned face smaller than this is enlarged to it before detection (dlib's HOG needs ~80 px)
+FRAME_BOX_INSET = 0.1  #: no face detected on the aligned onset: the predictor reads the frame inset by this fraction
+
+
+def aligned_landmarks(image: np.ndarray) -> tuple[np.ndarray, str]:
+    """68 landmarks (x, y) of an aligned face, in pixels of ``image`` (68×2 float32), and how the face box was
+    found: ``detected`` (dlib's detector on the frame, enlarged to ``LANDMARK_SIDE`` when smaller) or
+    ``frame_box`` (none found: an aligned frame is the face, so the box is the frame inset by
+    ``FRAME_BOX_INSET``). What HTNet's regions are cut around (the ``align`` stage stores them per clip)."""
+    import cv2
+
+    side = image.shape[0]
+    scale = max(1.0, LANDMARK_SIDE / side)
+    big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale > 1 else image
+    found = detect_face(big, 0)
+    if found is not None:
+        box, source = found[0], "detected"
+    else:
+        n = big.shape[0]
+        d = int(round(FRAME_BOX_INSET * n))
+        box, source = (d, d, n - 1 - d, n - 1 - d), "frame_box"
+    return (landmarks(big, box) / scale).astype(np.float32), source

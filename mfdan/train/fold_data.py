@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mfdan.core.errors import DatasetError
 from mfdan.core.rows import open_rows, read_strings
 from mfdan.data.folds import fold_name, folds_fix
+from mfdan.model.registry import check_sizes as registry_check
 
 
 @dataclass
@@ -26,6 +28,7 @@ class FoldData:
     datasets: list[str]
     subjects: list[str]
     classes: list[str]
+    landmarks: np.ndarray | None = None   # (N, 68, 2) float32, dlib points on the aligned onset (pixels of S×S)
 
 
 def load_data(cache: Path, magnified: Path) -> FoldData:
@@ -35,24 +38,24 @@ def load_data(cache: Path, magnified: Path) -> FoldData:
         if read_strings(m["sample_id"]) != ids:
             raise DatasetError(magnified, f"does not hold the samples of {cache} in order; rerun the magnify stage")
         datasets, subjects = read_strings(c["dataset"]), read_strings(c["subject"])
-        return FoldData(train_images=m["train"][()], eval_images=m["eval"][()], flow=c["flow"][()],
+        landmarks = c["landmarks"][()].astype(np.float32) if "landmarks" in c else None
+        return FoldData(landmarks=landmarks, train_images=m["train"][()], eval_images=m["eval"][()], flow=c["flow"][()],
                         labels=c["label"][()].astype(np.int64),
                         folds=[fold_name(d, s) for d, s in zip(datasets, subjects)], sample_ids=ids,
                         datasets=datasets, subjects=subjects, classes=json.loads(c.attrs["classes"]))
 
 
-def check_sizes(data: FoldData, img_size: int, cache: Path) -> None:
-    """The cache's frames and flow maps must already be at the model's input size (no silent resizing)."""
-    sizes = {"magnified frames": data.eval_images.shape[1], "flow maps": data.flow.shape[-1]}
-    bad = {k: v for k, v in sizes.items() if v != img_size}
-    if bad:
-        raise DatasetError(cache, f"{bad} do not match model.img_size {img_size}; set align.output_size and "
-                                  f"flow.output_size to {img_size} in params.yaml (or model.img_size to theirs)")
+def check_sizes(data: FoldData, model_cfg: Any, cache: Path) -> None:
+    """The cache against what ``model_cfg``'s architecture reads: MFDAN's input size exactly, a baseline's at
+    least (it resizes down in its input step), landmarks where it reads them (no silent resizing up)."""
+    registry_check(model_cfg, frames=data.eval_images.shape[1], flow=data.flow.shape[-1],
+                   has_landmarks=data.landmarks is not None, source=cache)
 
 
 def check_fold(fold: str, data: FoldData, cache: Path) -> None:
-    """``fold`` must name a subject of the cache."""
+    """``fold`` must name a subject (LOSO) or a dataset (HDE) of the cache."""
     have = sorted(set(data.folds))
-    if fold not in have:
-        raise DatasetError(cache, f"fold {fold!r} names no subject of this cache; params.yaml `folds` should be "
-                                  f"(`mfdan folds --cache {cache}`):\n{folds_fix(have)}")
+    if fold not in have and fold not in set(data.datasets):
+        raise DatasetError(cache, f"fold {fold!r} names no subject or dataset of this cache; params.yaml `folds` "
+                                  f"should be (`mfdan folds --cache {cache}`; `--evaluation hde`: the datasets):"
+                                  f"\n{folds_fix(have)}")

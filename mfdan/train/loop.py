@@ -1,22 +1,25 @@
-"""Leave-one-subject-out training of MFDAN: one fold per held-out subject, an honest protocol.
+"""Fold training of every network ``model.arch`` names (MFDAN by default): one fold per held-out subject
+(LOSO) or per held-out dataset (HDE), an honest protocol.
 
-:func:`train_fold` reads top to bottom as its steps: **split** (held-out subject; optional validation
-subjects carved from the training subjects), **loop** (fixed epochs, :func:`run_epoch`), **selection** (the
+:func:`train_fold` reads top to bottom as its steps: **split** (the held-out subject or dataset; optional
+validation subjects carved from the training subjects), **loop** (fixed epochs, :func:`run_epoch`), **selection** (the
 last epoch, or the best validation epoch under early stopping), **predict** the held-out subject, once. The held-out
 subject's samples are touched exactly once, after training. Everything is seeded (model init, sampling,
 magnification variant choice) and deterministic algorithms are on, so a rerun with the same params writes the
-same predictions on CPU. :func:`write_fold` writes the fold's folder.
+same predictions on CPU. :func:`fit_fold` is what the stages call: :func:`train_fold` for a network, the
+method's own fit for a hand-crafted one (Bi-WOOF). :func:`write_fold` writes the fold's folder.
 """
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -26,9 +29,10 @@ from mfdan.core.errors import NonFiniteError, check_finite
 from mfdan.core.files import written_folder
 from mfdan.core.frames import to_unit
 from mfdan.core.progress import Progress
-from mfdan.core.params import AtLeast, DEVICE, NON_NEGATIVE, POSITIVE, UNIT_OPEN
+from mfdan.core.params import RATE, AtLeast, DEVICE, NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from mfdan.evaluate.metrics import uf1_uar
-from mfdan.model.network import MFDAN, MFDANConfig
+from mfdan.data.folds import held_out
+from mfdan.model.registry import arch_of, build, forward
 from mfdan.train.fold_data import FoldData
 from mfdan.train.losses import LOSSES, build_loss
 from mfdan.train.optim import ADAMW_BETAS, ADAN_BETAS, OPTIMIZERS, build_optimizer
@@ -48,9 +52,10 @@ class TrainConfig:
     batch: Annotated[int, AtLeast(1)] = 16
     lr: Annotated[float, POSITIVE] = 1e-4
     weight_decay: Annotated[float, NON_NEGATIVE] = 0.02
-    optimizer: str = "adan"
+    optimizer: str = "adan"                  #: adan | adamw | adam | sgd (the last two: baselines' recipes)
     betas: Annotated[tuple[float, float, float], UNIT_OPEN] = ADAN_BETAS  #: Adan's, in its paper's convention
-    adamw_betas: Annotated[tuple[float, float], UNIT_OPEN] = ADAMW_BETAS  #: AdamW's own (Table V, M4)
+    adamw_betas: Annotated[tuple[float, float], UNIT_OPEN] = ADAMW_BETAS  #: AdamW's and Adam's (Table V, M4)
+    momentum: Annotated[float, RATE] = 0.9   #: SGD's
     loss: str = "focal"
     gamma: Annotated[float, NON_NEGATIVE] = 2.0
     class_weights: Annotated[tuple[float, ...], POSITIVE] = ()   #: per-class loss weights; empty = none
@@ -99,7 +104,7 @@ class FoldResult:
     probs: np.ndarray | None = None       # (len(split.test), C)
     device: str = "cpu"
     seconds: float = 0.0
-    model: MFDAN | None = None
+    model: Any = None    # the trained nn.Module (or a hand-crafted method's fitted model)
 
 
 def fold_seed(fold: str, seed: int) -> int:
@@ -107,10 +112,12 @@ def fold_seed(fold: str, seed: int) -> int:
 
 
 def split_fold(fold: str, data: FoldData, cfg: TrainConfig, rng: np.random.Generator) -> Split:
-    """Held-out subject = ``fold``; ``val_subjects`` validation subjects drawn from the training subjects."""
+    """Held out: the subject (``<dataset>_<subject>``, LOSO) or the dataset (``<dataset>``, HDE) that ``fold``
+    names; ``val_subjects`` validation subjects drawn from the training subjects."""
     folds = np.array(data.folds)
-    test = np.flatnonzero(folds == fold)
-    train = np.flatnonzero(folds != fold)
+    out = held_out(fold, data.datasets, data.subjects)
+    test = np.flatnonzero(out)
+    train = np.flatnonzero(~out)
     val = np.array([], dtype=np.int64)
     if cfg.val_subjects > 0:
         subjects = sorted(set(folds[train]))
@@ -120,15 +127,29 @@ def split_fold(fold: str, data: FoldData, cfg: TrainConfig, rng: np.random.Gener
     return Split(train=train, val=val, test=test)
 
 
+def batch_inputs(data: FoldData, b: np.ndarray, images: np.ndarray, device: torch.device,
+                 names: tuple[str, ...] = ("image", "flow", "landmarks")) -> dict[str, torch.Tensor]:
+    """The named inputs of samples ``b`` (``images``: their frames, a training variant or the evaluation one)
+    that a model reads (``names``, its ``inputs``): image, flow and, when the cache holds them, landmarks (what
+    :func:`mfdan.model.registry.forward` hands on)."""
+    batch = {"flow": torch.from_numpy(data.flow[b]).to(device)}
+    if "image" in names:
+        batch["image"] = to_unit(images, device)
+    if "landmarks" in names and data.landmarks is not None:
+        batch["landmarks"] = torch.from_numpy(data.landmarks[b]).to(device)
+    return batch
+
+
 @torch.no_grad()
-def predict(model: MFDAN, data: FoldData, idx: np.ndarray, device: torch.device, batch: int, amp: bool) -> np.ndarray:
+def predict(model: torch.nn.Module, data: FoldData, idx: np.ndarray, device: torch.device, batch: int,
+            amp: bool) -> np.ndarray:
     """Class probabilities (len(idx), C) on the evaluation variants; ``amp``: autocast, decided by the caller."""
     model.eval()
     out = []
     for s in range(0, len(idx), batch):
         b = idx[s:s + batch]
         with torch.autocast(device.type, enabled=amp):
-            logits = model(to_unit(data.eval_images[b], device), torch.from_numpy(data.flow[b]).to(device))
+            logits = forward(model, batch_inputs(data, b, data.eval_images[b], device, model.inputs))
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(data.classes)))
 
@@ -140,7 +161,7 @@ def epoch_order(train: np.ndarray, data: FoldData, cfg: TrainConfig, rng: np.ran
     return rng.permutation(train)
 
 
-def run_epoch(model: MFDAN, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_fn: torch.nn.Module,
+def run_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_fn: torch.nn.Module,
               data: FoldData, order: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, device: torch.device,
               amp: bool) -> dict:
     """One pass over ``order`` in batches; returns the epoch's mean training loss and accuracy."""
@@ -150,11 +171,10 @@ def run_epoch(model: MFDAN, opt: torch.optim.Optimizer, scaler: torch.amp.GradSc
     for s in range(0, len(order), cfg.batch):
         b = np.sort(order[s:s + cfg.batch])
         variant = rng.integers(0, k, size=len(b))  # one random magnification factor per sample
-        image = to_unit(data.train_images[b, variant], device)
-        flow = torch.from_numpy(data.flow[b]).to(device)
+        inputs = batch_inputs(data, b, data.train_images[b, variant], device, model.inputs)
         target = torch.from_numpy(data.labels[b]).to(device)
         with torch.autocast(device.type, enabled=amp):
-            logits = model(image, flow)
+            logits = forward(model, inputs)
             loss = loss_fn(logits.float(), target)
         check_finite(loss, "training loss")
         opt.zero_grad(set_to_none=True)
@@ -167,9 +187,19 @@ def run_epoch(model: MFDAN, opt: torch.optim.Optimizer, scaler: torch.amp.GradSc
     return {"train_loss": total / max(seen, 1), "train_acc": correct / max(seen, 1)}
 
 
-def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConfig, *,
-               progress: bool = True, on_epoch: Callable[[int, MFDAN], None] | None = None) -> FoldResult:
-    """Train on every subject but ``fold``, then predict ``fold`` once. ``on_epoch(epoch, model)`` is called
+def fit_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, progress: bool = True) -> FoldResult:
+    """One fold of ``model_cfg``'s architecture: the training loop below for a network; a hand-crafted
+    method's own fit (its module's ``fit_fold``: same split, same single look at the held-out samples)."""
+    arch = arch_of(model_cfg)
+    if arch.kind == "handcrafted":
+        module = importlib.import_module(arch.module)
+        return module.fit_fold(fold, data, model_cfg, cfg, split=split_fold, result_type=FoldResult)
+    return train_fold(fold, data, model_cfg, cfg, progress=progress)
+
+
+def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
+               progress: bool = True, on_epoch: Callable[[int, torch.nn.Module], None] | None = None) -> FoldResult:
+    """Train on every sample but ``fold``'s, then predict ``fold`` once. ``on_epoch(epoch, model)`` is called
     after each epoch (analysis hooks, e.g. ``bench/ablation.py --diagnose``; it must not change the model)."""
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"  # mixed precision is a CUDA option, decided once here
@@ -181,9 +211,9 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
     # split
     split = split_fold(fold, data, cfg, rng)
     num_classes = len(data.classes)
-    model = MFDAN(model_cfg).to(device)
+    model = build(model_cfg).to(device)  # model.arch's network (mfdan.model.registry)
     opt = build_optimizer(model.parameters(), cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                          betas=cfg.betas if cfg.optimizer == "adan" else cfg.adamw_betas)
+                          betas=cfg.betas if cfg.optimizer == "adan" else cfg.adamw_betas, momentum=cfg.momentum)
     loss_fn = build_loss(cfg.loss, num_classes=num_classes, gamma=cfg.gamma,
                          class_weights=list(cfg.class_weights) or None).to(device)
     scaler = torch.amp.GradScaler(enabled=amp)
@@ -231,13 +261,23 @@ def train_fold(fold: str, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConf
     return result
 
 
-def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: MFDANConfig, cfg: TrainConfig) -> dict:
-    """``out/``: model.pt, predictions.csv (sample, dataset, subject, fold, label, pred, class probabilities),
+def save_model(folder: Path, model: Any) -> str:
+    """A network's state_dict as ``model.pt``; a hand-crafted model as plain arrays, ``model.npz`` (its
+    ``save``; never a pickle). Returns the file name."""
+    if isinstance(model, torch.nn.Module):
+        torch.save(model.state_dict(), folder / "model.pt")
+        return "model.pt"
+    model.save(folder / "model.npz")
+    return "model.npz"
+
+
+def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: Any, cfg: TrainConfig) -> dict:
+    """``out/``: model.pt (model.npz for a hand-crafted method), predictions.csv (sample, dataset, subject, fold, label, pred, class probabilities),
     curve.csv and meta.json (no timings: same params, same bytes). Returns the meta dict. The folder is written
     under a temporary name and renamed when complete: an interrupted run leaves no half-written fold."""
     assert result.model is not None and result.probs is not None
     with written_folder(out) as folder:  # renamed onto out when complete
-        torch.save(result.model.state_dict(), folder / "model.pt")
+        weights = save_model(folder, result.model)
         with (folder / "predictions.csv").open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["sample_id", "dataset", "subject", "fold", "label", "pred",
@@ -254,6 +294,7 @@ def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: MFDANCo
         meta = {"fold": result.fold, "train_samples": int(len(result.split.train)),
                 "val_samples": int(len(result.split.val)), "test_samples": int(len(result.split.test)),
                 "epochs_run": len(result.curve), "epoch_used": result.epoch_used, "selection": result.selection,
-                "device": result.device, "model": asdict(model_cfg), "train": asdict(cfg)}
+                "device": result.device, "arch": arch_of(model_cfg).name, "weights": weights,
+                "model": asdict(model_cfg), "train": asdict(cfg)}
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta

@@ -1,4 +1,5 @@
-"""Optimizers: Adan (Xie et al., 2022; MFDAN's choice) via ``adan-pytorch``, or AdamW (Table V, M4).
+"""Optimizers: Adan (Xie et al., 2022; MFDAN's choice) via ``adan-pytorch``, AdamW (Table V, M4), and the
+baselines' recipes: Adam (STSTNet, OFF-ApexNet, Dual-Inception, HTNet) and SGD with momentum (SSSNet as meb).
 
 Adan's betas are configured in the convention of the Adan paper (and of its official code): β is the decay of
 a running average, ``m_k = β1·m_{k−1} + (1 − β1)·g_k``, with Adan's default values (0.98, 0.92, 0.99) — MFDAN
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
-OPTIMIZERS = ("adan", "adamw")
+OPTIMIZERS = ("adan", "adamw", "adam", "sgd")
 ADAN_BETAS = (0.98, 0.92, 0.99)   #: Adan's defaults, in the Adan paper's convention
 ADAMW_BETAS = (0.9, 0.999)        #: AdamW's (and Adam's) standard betas
 
@@ -45,8 +46,10 @@ def adan_pytorch_betas(paper_betas: Sequence[float]) -> tuple[float, float, floa
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], name: str, *, lr: float, weight_decay: float = 0.0,
-                    betas: Sequence[float] = ADAN_BETAS, eps: float = 1e-8) -> torch.optim.Optimizer:
-    """``adan`` with ``betas`` in the Adan paper's convention (three), or ``adamw`` with ``betas`` = (β1, β2)."""
+                    betas: Sequence[float] = ADAN_BETAS, eps: float = 1e-8,
+                    momentum: float = 0.9) -> torch.optim.Optimizer:
+    """``adan`` with ``betas`` in the Adan paper's convention (three); ``adamw`` or ``adam`` (L2 weight decay
+    added to the gradient, as ``torch.optim.Adam``) with ``betas`` = (β1, β2); ``sgd`` with ``momentum``."""
     _skip_dynamo_import()
     if name == "adan":
         from adan_pytorch import Adan
@@ -56,4 +59,10 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], name: str, *, lr: floa
         if len(betas) != 2:
             raise ValueError(f"AdamW needs two betas (β1, β2), got {tuple(betas)}")
         return torch.optim.AdamW(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+    if name == "adam":
+        if len(betas) != 2:
+            raise ValueError(f"Adam needs two betas (β1, β2), got {tuple(betas)}")
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
