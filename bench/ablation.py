@@ -16,7 +16,10 @@ Sets (the data the arms train on):
   generated from or tuned on (matplotlib's sample photo), in the three native layouts, read by our readers.
   It never enters the demo or ``dvc repro``.
 
-Arms are dotted overrides of ``params.yaml`` (:data:`ARMS`; add your own with ``--arm NAME:key=value,...``).
+Arms are dotted overrides of ``params.yaml`` (:data:`ARMS`; add your own with ``--arm NAME:key=value,...``, or
+``--arm NAME:@profiles/baseline-ststnet.yaml`` for a recipe file). An arm may set ``model.arch`` (a baseline,
+trained by :func:`mfdan.train.loop.fit_fold`) and ``data.evaluation: hde`` (one fold per dataset of the set);
+``bench/compare.py`` runs every architecture this way.
 Arms that change ``magnify`` get their own magnified frames (the ``magnify`` stage's function, same weights);
 arms that change ``flow`` their own flow maps and cache (the ``flow`` and ``pack`` stages' functions).
 Folds run in ``--workers`` processes with one torch thread each; every fold's result is stored under
@@ -357,7 +360,8 @@ def main() -> None:
     results = {arm: {seed: score([stored[(arm, seed, f)] for f in arm_folds[arm]], labels, datasets, classes)
                      for seed in seeds} for arm in arms}
     ref = next(iter(arms))
-    nfolds = ", ".join(sorted({f"{len(f)} {'HDE' if len(f) <= 3 else 'LOSO'}" for f in arm_folds.values()}))
+    evaluations = {a: (override(base, arms[a]).get("data") or {}).get("evaluation", "loso") for a in arms}
+    nfolds = ", ".join(sorted({f"{len(arm_folds[a])} {evaluations[a].upper()}" for a in arms}))
     lines = [f"### {args.set}: {len(seeds)} seeds ({args.seeds}), {nfolds} folds, "
              f"{results[ref][seeds[0]]['samples']} samples",
              "", "| arm | overrides | UF1 mean ± sd | UF1 per seed | UAR mean ± sd | "
@@ -387,8 +391,13 @@ def main() -> None:
     print(table)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "ablation.md").write_text(table + "\n")
+    cost = {}
+    for arm in arms:
+        runs = [stored[(arm, s, f)] for s in seeds for f in arm_folds[arm]]
+        cost[arm] = {"parameters": sorted({r.get("parameters") for r in runs if r.get("parameters") is not None}),
+                     "seconds_per_fold_median": statistics.median(r["seconds"] for r in runs)}
     (out_dir / "ablation.json").write_text(json.dumps(
-        {"set": args.set, "seeds": seeds, "folds": arm_folds, "arms": arms,
+        {"set": args.set, "seeds": seeds, "folds": arm_folds, "arms": arms, "cost": cost,
          "results": {a: {str(s): r for s, r in v.items()} for a, v in results.items()}}, indent=1) + "\n")
 
 

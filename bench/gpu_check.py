@@ -75,7 +75,7 @@ def main() -> None:
     fold = args.fold or sorted(set(data.folds))[0]
     check_fold(fold, data, args.cache)
     model_cfg = params.section("model", MFDANConfig, dropkey=params.dropkey, num_classes=len(data.classes))
-    check_sizes(data, model_cfg.img_size, args.cache)
+    check_sizes(data, model_cfg, args.cache)
     cfg = replace(params.section("train", TrainConfig), device=str(device))
     if args.epochs:
         cfg = replace(cfg, epochs=args.epochs)

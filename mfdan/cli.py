@@ -149,8 +149,6 @@ def recipe(
 ) -> None:
     """Print a recipe as `dvc exp run` arguments, after checking that it applies to the params file:
     `dvc exp run $(mfdan recipe profiles/baseline-ststnet.yaml)`."""
-    import shlex
-
     from mfdan.core.params import Params, apply_overrides, dvc_set_args, load_overrides, load_yaml
     from mfdan.model.registry import model_config
 
@@ -159,9 +157,10 @@ def recipe(
         params = Params(apply_overrides(load_yaml(params_file), overrides), source=f"{params_file} + {file}")
         params.resolved()
         model_config(params, num_classes=3)
+        args = dvc_set_args(overrides)
     except (ValueError, FileNotFoundError) as exc:
         _fail(exc)
-    typer.echo(" ".join(shlex.quote(a) for a in dvc_set_args(overrides)))
+    typer.echo(" ".join(args))  # no spaces inside a value: `dvc exp run $(mfdan recipe ...)`
 
 
 @app.command()

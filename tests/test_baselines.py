@@ -27,7 +27,7 @@ PAPER_PARAMETERS = {
     "off_apexnet": 2_664_475,    # the Off-TANet port's 2.66 M
     "dual_inception": 6_449_867,  # the Off-TANet port's 6.45 M
     "sssnet": 452_995,           # AlexNet conv1-2 (groups 2) + FC at 224 px (472,195 at 227)
-    "htnet": 139_583_788,        # main_HTNet.py's HTNet(dim 256, heads 3, block_repeats (2, 2, 10))
+    "htnet": 139_582_982,        # main_HTNet.py's HTNet(dim 256, heads 3, block_repeats (2, 2, 10))
     "bi_woof": 603,              # 5·5·8 = 200-d descriptor, one-vs-rest linear SVM: 3 × 200 + 3
 }
 SIZE = 48
@@ -133,13 +133,13 @@ def test_a_fold_is_the_same_twice(tmp_path):
 def test_bi_woof_descriptor_on_known_flow_fields():
     n = 25
     spans = block_spans(n, 5)
-    assert spans == [(0, 6), (5, 11), (10, 16), (15, 21), (20, 25)]  # biwoof.m's one-pixel overlaps
+    assert spans == [(0, 6), (4, 11), (9, 16), (14, 21), (19, 25)]  # biwoof.m's spans: neighbours share 2 px
     ones = np.ones((n, n))
     for (u, v), bin_ in (((1, 0), 4), ((0, 1), 6), ((-1, 0), 7), ((0, -1), 2), ((1, 1), 5)):
         vec = descriptor(np.stack([u * ones, v * ones, ones]), grid=5, bins=8).reshape(5, 5, 8)
         assert np.isclose(np.linalg.norm(vec), 1.0)
         assert np.count_nonzero(vec[..., [b for b in range(8) if b != bin_]]) == 0
-        # global weight: each block's strain sum, its pixel count here (6·6 inner, 5 on the last row/column)
+        # global weight: each block's strain sum, its pixel count here
         area = np.array([[(y1 - y0) * (x1 - x0) for x0, x1 in spans] for y0, y1 in spans], dtype=float)
         np.testing.assert_allclose(vec[..., bin_], area / np.linalg.norm(area))
     # local weighting: within a block, bins hold the magnitude each direction carries, normalised to sum 1
@@ -239,4 +239,33 @@ def test_models_command_lists_every_architecture():
     rows = json.loads(res.output)
     assert [r["name"] for r in rows] == list(ARCHITECTURES)
     text = CliRunner().invoke(app, ["models"]).output
-    assert "139,583,788" in text and "Liong" in text
+    assert "139,582,982" in text and "Liong" in text
+
+
+def test_a_fold_needs_two_classes_to_train_on_and_htnet_one_size(tmp_path):
+    from mfdan.train.fold_data import check_fold
+
+    data = toy_data()
+    data.labels[:] = np.where(np.array(data.subjects) == "s0", 0, 1)  # every other subject is class 1
+    check_fold("toy_s1", data, tmp_path)
+    data.labels[:] = np.where(np.array(data.subjects) == "s0", 1, 0)
+    data.labels[np.array(data.subjects) != "s0"] = 2
+    with pytest.raises(DatasetError, match="leaves 1 class"):
+        check_fold("toy_s0", data, tmp_path)
+    with pytest.raises(DatasetError, match="leaves 0 class"):  # HDE holding out the only dataset
+        check_fold("toy", data, tmp_path)
+    with pytest.raises(DatasetError, match="align.output_size .64. and flow.output_size .48. must be equal"):
+        check_sizes(HTNetConfig(dim=8, block_repeats=(1, 1, 1)), frames=64, flow=48, has_landmarks=True,
+                    source=tmp_path)
+    with pytest.raises(ValueError, match="must be even"):
+        HTNetConfig(input_size=14, region=7, block_repeats=(1,))
+
+
+def test_recipe_lists_pass_through_dvc_set_args_unsplit():
+    from mfdan.core.params import dvc_set_args
+
+    args = dvc_set_args({"baselines.htnet.block_repeats": [2, 2, 10], "train.lr": 5e-5})
+    assert args == ["-S", "baselines.htnet.block_repeats=[2,2,10]", "-S", "train.lr=5.0e-05"]
+    assert " ".join(args).split() == args  # what `dvc exp run $(mfdan recipe FILE)` receives
+    with pytest.raises(ValueError, match="holds a space"):
+        dvc_set_args({"synth.faces": "two words"})

@@ -3,9 +3,10 @@ recognition from video using apex frame, Signal Processing: Image Communication 
 MFDAN's Table IV.
 
 Descriptor (the authors' MATLAB code, christy1206/biwoof, biwoof.m), on the onset → apex (u, v, strain) map:
-the face is divided into an N×N grid of blocks (5×5; block spans overlap by one pixel as theirs); in each block
-the flow orientations fall into 8 bins over [−180°, 180°) (edges −180, −135, …, 135), each pixel voting with
-its flow magnitude (local weighting); each block histogram is normalised to sum 1 and multiplied by the block's
+the face is divided into an N×N grid of blocks (5×5; neighbouring blocks share two pixels, as theirs); in each
+block the flow orientations fall into 8 bins of 45° over [−180°, 180°), each pixel voting with its flow
+magnitude (local weighting; their ``histc`` edges −180, −135, …, 135 leave angles in (135°, 180°) out of every
+bin — we bin the whole circle); each block histogram is normalised to sum 1 and multiplied by the block's
 total optical strain (global weighting); the concatenated N·N·8 vector is L2-normalised. Classifier: a linear
 SVM (scikit-learn's ``LinearSVC``, one-vs-rest, C = 1: the paper's C is not stated), fitted on the training
 subjects of the fold. The probabilities a fold writes are a softmax of the SVM's decision values (the class is
@@ -41,10 +42,11 @@ class BiWOOFConfig:
 
 
 def block_spans(n: int, grid: int) -> list[tuple[int, int]]:
-    """[start, stop) of each of ``grid`` blocks over ``n`` pixels: (k·h, (k+1)·h + 1), the last to the border
-    (biwoof.m's spans, 0-based)."""
+    """[start, stop) of each of ``grid`` blocks over ``n`` pixels, h = n // grid: biwoof.m's spans made 0-based,
+    (0, h + 1) for the first, (k·h − 1, (k + 1)·h + 1) for the middle ones, (k·h − 1, n) for the last — so
+    neighbouring blocks share two pixels."""
     h = n // grid
-    return [(k * h, n if k == grid - 1 else min(n, (k + 1) * h + 1)) for k in range(grid)]
+    return [(0 if k == 0 else k * h - 1, n if k == grid - 1 else min(n, (k + 1) * h + 1)) for k in range(grid)]
 
 
 def descriptor(flow: np.ndarray, grid: int = 5, bins: int = 8) -> np.ndarray:

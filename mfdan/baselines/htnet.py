@@ -8,8 +8,7 @@ centres are our dlib landmarks on the aligned onset (eye centres = means of poin
 corners = points 48 and 54), scaled to 28 px, instead of MTCNN's five points on the 28-px apex; rows are indexed
 by y (the public code indexes them by x, which swaps the names but not the layout).
 
-Network (NesT-style, its Model.py): 7×7 patches (a 4×4 token map) embedded by channel LayerNorm → 1×1
-convolution → LayerNorm; three levels, finest first, each a Transformer over local blocks of the token map
+Network (NesT-style, its Model.py): 7×7 patches (a 4×4 token map) embedded by a 1×1 convolution; three levels, finest first, each a Transformer over local blocks of the token map
 (PreNorm multi-head attention with 1×1-convolution projections, dim_head = dim // heads, and a 4× GELU
 feed-forward, a learned position embedding per block position), widths dim·(1, 2, 4), heads heads·(1, 2, 4),
 ``block_repeats`` layers each, with an aggregation between levels (3×3 convolution to twice the width,
@@ -46,6 +45,8 @@ class HTNetConfig:
     dropout: Annotated[float, RATE] = 0.0
 
     def __post_init__(self) -> None:
+        if self.region % 2:
+            raise ValueError(f"region {self.region} must be even (regions are centred on a landmark)")
         if 2 * self.region != self.input_size:
             raise ValueError(f"four {self.region}-px regions tile a {2 * self.region}-px image, not input_size "
                              f"{self.input_size}")
@@ -139,7 +140,7 @@ class HTNet(nn.Module):
         grid = cfg.input_size // p
         seq_len = (grid // 2 ** (levels - 1)) ** 2  # tokens per local block, the same at every level
         dims = [cfg.dim * 2 ** i for i in range(levels)]
-        self.embed = nn.Sequential(ChannelNorm(3 * p * p), nn.Conv2d(3 * p * p, dims[0], 1), ChannelNorm(dims[0]))
+        self.embed = nn.Conv2d(3 * p * p, dims[0], 1)  # Model.py: the patch rearrangement, then a 1×1 convolution
         self.levels = nn.ModuleList()
         for i, depth in enumerate(cfg.block_repeats):
             last = i == levels - 1

@@ -321,10 +321,14 @@ def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[s
 
 
 def dvc_set_args(overrides: dict[str, Any]) -> list[str]:
-    """``-S key=value`` arguments for ``dvc exp run`` (values in YAML flow style: lists as ``[a, b]``)."""
+    """``-S key=value`` arguments for ``dvc exp run``, values in YAML flow style without spaces (lists as
+    ``[2,2,10]``), so that ``dvc exp run $(mfdan recipe FILE)`` splits them right; a text value with a space
+    cannot be passed that way and is an error."""
     out = []
     for key, v in overrides.items():
-        text = yaml.safe_dump(v, default_flow_style=True).strip()
-        text = text.removesuffix("\n...").removesuffix("...").strip()
+        text = yaml.safe_dump(v, default_flow_style=True, width=10**6).strip()
+        text = text.removesuffix("\n...").removesuffix("...").strip().replace(", ", ",")
+        if any(c.isspace() for c in text):
+            raise ValueError(f"override {key}: {v!r} holds a space; `dvc exp run $(...)` would split it")
         out += ["-S", f"{key}={text}"]
     return out

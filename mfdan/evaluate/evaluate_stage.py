@@ -83,7 +83,7 @@ def evaluate(folds: list[str], folds_dir: Path, metrics: Path, confusion: Path, 
     p = [idx[r["pred"]] for r in rows]
     n = len(classes)
     uf1, uar = uf1_uar(y, p, n)
-    check_finite({"uf1": uf1, "uar": uar}, "LOSO metrics")
+    check_finite({"uf1": uf1, "uar": uar}, f"{evaluation.upper()} metrics")
     report = {"evaluation": evaluation,
               "protocol_rule": "UF1/UAR over all folds' predictions concatenated (MEGC2019)",
               "arch": sorted({m.get("arch", "mfdan") for m in metas}),
@@ -120,6 +120,6 @@ def run(*, params: Params, cache: Path, folds_dir: Path, metrics: Path, confusio
     missing = check_folds(folds, cache, params.source, evaluation)
     rep = evaluate(folds, folds_dir, metrics, confusion, curves, missing, evaluation)
     if missing:
-        print(f"warning: metrics cover {len(folds)} of {len(folds) + len(missing)} subjects; not evaluated: "
+        print(f"warning: metrics cover {len(folds)} of {len(folds) + len(missing)} folds; not evaluated: "
               f"{', '.join(missing)}", file=sys.stderr)
     return f"evaluate ({evaluation}, {', '.join(rep['arch'])}): UF1 {rep['uf1']:.4f}  UAR {rep['uar']:.4f} over {rep['samples']} samples, {rep['folds']} folds"

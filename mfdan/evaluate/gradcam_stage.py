@@ -29,6 +29,7 @@ from mfdan.model.registry import forward as model_forward
 
 GRID_SAMPLES = 6   # rows per class figure
 TILE = 112         # px per figure tile
+CHUNK = 16         # held-out samples explained at a time
 
 
 def load_fold_model(folder: Path):
@@ -46,6 +47,23 @@ def load_fold_model(folder: Path):
         return model
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval()
+
+
+def explain(model, idx: np.ndarray, frames: np.ndarray, flow: np.ndarray, landmarks: np.ndarray | None,
+            chunk: int = CHUNK) -> tuple[torch.Tensor, np.ndarray]:
+    """Probabilities (len(idx), C) and Grad-CAM maps of the predicted class (len(idx), H, W) of samples ``idx``,
+    ``chunk`` at a time (an HDE fold holds out a whole dataset)."""
+    probs, heats = [], []
+    for s in range(0, len(idx), chunk):
+        b = idx[s:s + chunk]
+        batch = {"image": to_unit(frames[b]), "flow": torch.from_numpy(flow[b])}
+        if landmarks is not None:
+            batch["landmarks"] = torch.from_numpy(landmarks[b])
+        with torch.no_grad():
+            p = torch.softmax(model_forward(model, batch), dim=1)
+        probs.append(p)
+        heats.append(grad_cam(model, batch, p.argmax(1)))
+    return torch.cat(probs), np.concatenate(heats)
 
 
 def skip(out: Path, grids: Path, arch: str) -> str:
@@ -82,13 +100,8 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
         for fold in progress(params.folds, desc="gradcam", unit="fold"):
             model = load_fold_model(folds_dir / fold)
             idx = np.flatnonzero(held_out(fold, datasets, subjects))
-            batch = {"image": to_unit(frames[idx]), "flow": torch.from_numpy(flow[idx])}
-            if landmarks is not None:
-                batch["landmarks"] = torch.from_numpy(landmarks[idx])
-            with torch.no_grad():
-                probs = torch.softmax(model_forward(model, batch), dim=1)
+            probs, heat = explain(model, idx, frames, flow, landmarks)
             pred = probs.argmax(1)
-            heat = grad_cam(model, batch, pred)
             for k, i in enumerate(idx):
                 picture = overlay(apex[i], heat[k])
                 write_png(tmp_out / fold / f"{ids[i]}.png", picture)
@@ -102,6 +115,6 @@ def run(*, params: Params, aligned: Path, cache: Path, magnified: Path, folds_di
         with written_folder(grids) as tmp_grids:
             for cls, rows in panels.items():
                 if rows:
-                    title = f"Fig. 6, true class {cls}: each fold's model on its held-out subject"
+                    title = f"Fig. 6, true class {cls}: each fold's model on its held-out samples"
                     write_png(tmp_grids / f"{cls}.png", figure(rows, title))
     return f"gradcam: {written} held-out samples over {len(params.folds)} folds -> {out}, grids in {grids}"

@@ -14,6 +14,7 @@ NEXT = (
     ("dvc metrics show", "every metric, every fold"),
     ("dvc plots show", "figures and training curves -> dvc_plots/index.html"),
     ("dvc exp run -S dropkey=0.4", "an experiment (only the folds and what follows rerun)"),
+    ("dvc exp run -S model.arch=ststnet", "a baseline through the same folds (`mfdan models`)"),
     ("mfdan predict --onset A.jpg --apex B.jpg", "the final model on two frames of yours"),
 )
 WIDTH = 100
@@ -39,8 +40,11 @@ def summary_text(loso: Path = Path("metrics/loso.json"), dataset: Path = Path("m
     classes = m.get("class_counts", {})
     rows = [("composite" if len(m["per_dataset"]) > 1 else "all", m["uf1"], m["uar"], m["samples"])]
     rows += [(DATASET_NAMES.get(k, k), v["uf1"], v["uar"], v["samples"]) for k, v in m["per_dataset"].items()]
-    lines = [f"LOSO result: {m['folds']} folds (one per held-out subject), {m['samples']} samples, protocol "
-             f"{protocol}, {len(classes)} classes"]
+    hde = m.get("evaluation") == "hde"
+    held = "dataset" if hde else "subject"
+    arch = ", ".join(m.get("arch") or ["mfdan"])
+    lines = [f"{'HDE' if hde else 'LOSO'} result ({arch}): {m['folds']} folds (one per held-out {held}), "
+             f"{m['samples']} samples, protocol {protocol}, {len(classes)} classes"]
     if not m.get("complete", True):
         lines.append(f"  INCOMPLETE: folds missing {', '.join(m.get('folds_missing') or ['?'])}")
     lines.append(f"  {'':<10} {'UF1':>6} {'UAR':>6} {'samples':>8}")

@@ -3,7 +3,8 @@
 Every entry names its module, config dataclass and network as text, imported on first use (so the registry
 imports no network), cites its paper and says what it reads. All networks take the same
 batch, by name: ``image`` (the magnified apex, B×3×S×S in [−1, 1]), ``flow`` ((u, v, strain), B×3×S×S) and
-``landmarks`` (68 dlib points on the aligned onset, B×68×2, in pixels of the S×S frame); a network lists the
+``landmarks`` (68 dlib points on the aligned onset, B×68×2, in pixels of the aligned frame; an architecture
+that reads them needs the frame and the flow map at one size, S); a network lists the
 ones it reads in its ``inputs`` attribute and gets exactly those, in that order (:func:`forward`). A baseline
 resizes in its own input step; nothing is preprocessed twice. Bi-WOOF is hand-crafted: its model is a linear
 SVM fitted on a descriptor (``kind = "handcrafted"``), not a network trained by the fold loop.
@@ -162,9 +163,14 @@ def check_sizes(cfg: Any, *, frames: int, flow: int, has_landmarks: bool, source
                                        f"align.output_size and flow.output_size to at least {size} (or "
                                        f"baselines.{name}.input_size to at most {min(sizes.values())})")
     a = arch_of(cfg)
-    if "landmarks" in getattr(_load(a.module, a.network), "inputs", ()) and not has_landmarks:
-        raise DatasetError(source, f"{name} reads facial landmarks and this cache has none; rerun "
-                                   "`dvc repro pack` (the align stage stores them)")
+    if "landmarks" in getattr(_load(a.module, a.network), "inputs", ()):
+        if not has_landmarks:
+            raise DatasetError(source, f"{name} reads facial landmarks and this cache has none; rerun "
+                                       "`dvc repro pack` (the align stage stores them)")
+        if frames != flow:  # the landmarks are pixels of the aligned frame; the regions are cut from the flow map
+            raise DatasetError(source, f"{name} cuts its regions from the flow map around landmarks of the aligned "
+                                       f"frame, so align.output_size ({frames}) and flow.output_size ({flow}) must "
+                                       "be equal")
 
 
 def forward(model: Any, batch: dict) -> Any:

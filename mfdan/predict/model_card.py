@@ -28,7 +28,8 @@ from mfdan.preprocess.alignment import AlignConfig
 from mfdan.preprocess.optical_flow import FlowConfig
 from mfdan.train.loop import TrainConfig
 
-FORMAT = "mfdan-final/1"
+FORMAT = "mfdan-final/2"   #: /2 adds ``params.arch`` (any architecture); /1 cards (MFDAN only) still load
+FORMATS = ("mfdan-final/1", FORMAT)
 CARD = "card.json"
 WEIGHTS = "model.pt"
 MAGNET = "magnet.pt"
@@ -92,7 +93,7 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
         card = json.loads(card_path.read_text())
     except ValueError as exc:
         raise DatasetError(card_path, f"model card is not valid JSON ({exc})") from None
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
+    if not isinstance(card, dict) or card.get("format") not in FORMATS:
         raise DatasetError(card_path, f"not an MFDAN model card (format {card.get('format') if isinstance(card, dict) else None!r}, "
                                       f"expected {FORMAT!r})")
     try:
@@ -116,6 +117,8 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
         raise DatasetError(card_path, f"{sizes} do not match model.img_size {size}")
     if rule == "at_least" and any(v < size for v in sizes.values()):
         raise DatasetError(card_path, f"{sizes} are smaller than the {arch} model's input_size {size}")
+    if arch == "htnet" and align.output_size != flow.output_size:
+        raise DatasetError(card_path, f"{sizes}: HTNet's landmark regions need one size for both")
     weights = folder / card.get("files", {}).get("weights", WEIGHTS)
     if not weights.is_file():
         raise DatasetError(weights, "model weights missing from the model folder")

@@ -90,9 +90,11 @@ def predict_clip(fm: FinalModel, clip: Clip, *, align_as: str, cam: bool = False
     check_finite(flow, f"{clip.source}: flow")
     seconds["flow"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    image = magnify(onset_img, apex_img, np.array([fm.magnify.eval_alpha], np.float32), fm.magnify, fm.magnet)[0]
-    seconds["magnify"] = time.perf_counter() - t
+    image = apex_img  # a model that reads no image (a flow baseline) is given the unmagnified apex, unused
+    if "image" in fm.model.inputs:
+        t = time.perf_counter()
+        image = magnify(onset_img, apex_img, np.array([fm.magnify.eval_alpha], np.float32), fm.magnify, fm.magnet)[0]
+        seconds["magnify"] = time.perf_counter() - t
 
     t = time.perf_counter()
     batch = {"image": to_unit(image[None], device), "flow": torch.from_numpy(flow[None]).to(device)}

@@ -11,7 +11,7 @@ import numpy as np
 
 from mfdan.core.errors import DatasetError
 from mfdan.core.rows import open_rows, read_strings
-from mfdan.data.folds import fold_name, folds_fix
+from mfdan.data.folds import fold_name, folds_fix, held_out
 from mfdan.model.registry import check_sizes as registry_check
 
 
@@ -59,3 +59,8 @@ def check_fold(fold: str, data: FoldData, cache: Path) -> None:
         raise DatasetError(cache, f"fold {fold!r} names no subject or dataset of this cache; params.yaml `folds` "
                                   f"should be (`mfdan folds --cache {cache}`; `--evaluation hde`: the datasets):"
                                   f"\n{folds_fix(have)}")
+    training = set(data.labels[~held_out(fold, data.datasets, data.subjects)].tolist())
+    if len(training) < 2:
+        raise DatasetError(cache, f"fold {fold!r} leaves {len(training)} class(es) to train on (holding out "
+                                  f"{'the only dataset' if fold in set(data.datasets) else 'this subject'} of "
+                                  "the cache); a fold needs the other samples to hold two classes or more")
