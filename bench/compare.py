@@ -3,6 +3,7 @@ breakdown, as Table III; and HDE) × training seeds, on one set, shaped like Tab
 
     python bench/compare.py --set demo --seeds 0-4
     python bench/compare.py --set realface --seeds 0-4 --protocols loso
+    python bench/compare.py --set demo --seeds 0-4 --seeds-for off_apexnet=0 --seeds-for dual_inception=0
 
 Each architecture trains with its paper's recipe (``profiles/baseline-<arch>.yaml``; MFDAN with ``params.yaml``)
 through :mod:`bench.ablation` — the pipeline's fold recipe (fixed epochs, the last one kept, the held-out
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -24,7 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
-ARCHS = ("mfdan", "ststnet", "off_apexnet", "dual_inception", "sssnet", "htnet", "bi_woof")
+ARCHS = ["mfdan", "ststnet", "off_apexnet", "dual_inception", "sssnet", "htnet", "bi_woof"]  #: --archs narrows it
 TITLES = {"mfdan": "MFDAN", "ststnet": "STSTNet", "off_apexnet": "OFF-ApexNet", "dual_inception": "Dual-Inception",
           "sssnet": "SSSNet", "htnet": "HTNet", "bi_woof": "Bi-WOOF"}
 #: published MEGC2019 composite UF1 / UAR, and whether the epoch was picked on the test subject (docs/baselines.md)
@@ -34,12 +34,12 @@ PUBLISHED = {"mfdan": ("0.8453 / 0.8688", "not stated"), "ststnet": ("0.7353 / 0
              "htnet": ("0.8603 / 0.8475", "yes (best test epoch)"), "bi_woof": ("0.6296 / 0.6227", "no (SVM)")}
 
 
-def arm_specs(protocol: str) -> list[str]:
-    """``--arm`` arguments of bench/ablation.py: MFDAN (params.yaml) and each baseline with its recipe."""
+def arm_specs(protocol: str, arch: str) -> list[str]:
+    """``--arm`` arguments of bench/ablation.py for ``arch``: MFDAN with params.yaml, a baseline with its recipe."""
     extra = ",data.evaluation=hde" if protocol == "hde" else ""
-    specs = [f"{arm_name('mfdan', protocol)}:{extra.lstrip(',')}"]
-    specs += [f"{arm_name(a, protocol)}:@profiles/baseline-{a}.yaml{extra}" for a in ARCHS[1:]]
-    return [x for s in specs for x in ("--arm", s)]
+    if arch == "mfdan":
+        return ["--arm", f"{arm_name('mfdan', protocol)}:{extra.lstrip(',')}"]
+    return ["--arm", f"{arm_name(arch, protocol)}:@profiles/baseline-{arch}.yaml{extra}"]
 
 
 def arm_name(arch: str, protocol: str) -> str:
@@ -47,15 +47,28 @@ def arm_name(arch: str, protocol: str) -> str:
     return arch if protocol == "loso" else f"{arch}_hde"
 
 
-def run_protocol(set_name: str, protocol: str, seeds: str, workers: int, params: Path) -> dict:
-    cmd = [sys.executable, str(REPO / "bench" / "ablation.py"), "--set", set_name, "--arms", "", *arm_specs(protocol),
-           "--seeds", seeds, "--workers", str(workers), "--params", str(params)]
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
-    src = OUT / set_name / "ablation.json"
-    dst = OUT / set_name / f"compare_{protocol}.json"
-    shutil.copyfile(src, dst)
-    return json.loads(dst.read_text())
+def run_protocol(set_name: str, protocol: str, seeds: str, workers: int, params: Path,
+                 seeds_for: dict[str, str]) -> dict:
+    """bench/ablation.py once per group of architectures that share their seeds, results merged: ``results``
+    and ``cost`` per arm, ``seeds`` per arm."""
+    groups: dict[str, list[str]] = {}
+    for a in ARCHS:
+        groups.setdefault(seeds_for.get(a, seeds), []).append(a)
+    merged: dict = {"results": {}, "cost": {}, "seeds": {}, "folds": {}}
+    for group_seeds, archs in groups.items():
+        specs = [x for a in archs for x in arm_specs(protocol, a)]
+        cmd = [sys.executable, str(REPO / "bench" / "ablation.py"), "--set", set_name, "--arms", "", *specs,
+               "--seeds", group_seeds, "--workers", str(workers), "--params", str(params)]
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        res = json.loads((OUT / set_name / "ablation.json").read_text())
+        for arm in res["results"]:
+            merged["results"][arm] = res["results"][arm]
+            merged["cost"][arm] = res["cost"][arm]
+            merged["seeds"][arm] = [str(x) for x in res["seeds"]]
+            merged["folds"][arm] = res["folds"][arm]
+    (OUT / set_name / f"compare_{protocol}.json").write_text(json.dumps(merged, indent=1) + "\n")
+    return merged
 
 
 def ms(values: list[float]) -> str:
@@ -63,45 +76,85 @@ def ms(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
 
 
-def paired(a: list[float], ref: list[float]) -> str:
-    d = [x - y for x, y in zip(a, ref)]
+def ms_or_one(values: list[float]) -> str:
+    return ms(values) if len(values) > 1 else f"{values[0]:.3f} (1 seed)"
+
+
+def paired(a: dict[str, float], ref: dict[str, float]) -> str:
+    """The paired UF1 difference over the seeds both ran: mean ± sd, the mean in sd units, the seeds above."""
+    common = [s for s in a if s in ref]
+    d = [a[s] - ref[s] for s in common]
+    if len(d) == 1:
+        return f"{d[0]:+.3f} (seed {common[0]} only)"
     mean = statistics.fmean(d)
-    sd = statistics.stdev(d) if len(d) > 1 else 0.0
+    sd = statistics.stdev(d)
     ratio = f", {mean / sd:+.1f} sd" if sd > 0 else ""
-    wins = sum(x > 0 for x in d)
-    return f"{mean:+.3f} ± {sd:.3f}{ratio} ({wins}/{len(d)} seeds above)"
+    return f"{mean:+.3f} ± {sd:.3f}{ratio} ({sum(x > 0 for x in d)}/{len(d)} seeds above)"
 
 
 def tables(set_name: str, protocol: str, res: dict) -> list[str]:
-    seeds = [str(s) for s in res["seeds"]]
     r = res["results"]
-    datasets = sorted({d for a in r for s in seeds for d in r[a][s]["per_dataset"]})
-    n = r[arm_name("mfdan", protocol)][seeds[0]]["samples"]
-    folds = len(next(iter(res["folds"].values())))
+    seeds_of = res["seeds"]
+    datasets = sorted({d for a in r for s in seeds_of[a] for d in r[a][s]["per_dataset"]})
+    mf = arm_name("mfdan", protocol)
+    n = r[mf][seeds_of[mf][0]]["samples"]
+    folds = len(res["folds"][mf])
     title = "leave one subject out (Table III)" if protocol == "loso" else "leave one dataset out (HDE)"
-    lines = [f"### {set_name}, {title}: {len(seeds)} seeds ({', '.join(seeds)}), {folds} folds, {n} samples", "",
-             "| method | parameters | s per fold | UF1 | UF1 per seed | UAR | UF1 − MFDAN (paired) | "
+    lines = [f"### {set_name}, {title}: {folds} folds, {n} samples; seeds per method in the table", "",
+             "| method | parameters | s per fold | seeds | UF1 | UF1 per seed | UAR | UF1 − MFDAN (paired) | "
              "published composite UF1 / UAR | published epoch picked on the test subject? |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    ref = [r[arm_name("mfdan", protocol)][s]["uf1"] for s in seeds]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    ref = {s: r[mf][s]["uf1"] for s in seeds_of[mf]}
     for a in ARCHS:
         arm = arm_name(a, protocol)
+        seeds = seeds_of[arm]
         uf1 = [r[arm][s]["uf1"] for s in seeds]
         uar = [r[arm][s]["uar"] for s in seeds]
         cost = res.get("cost", {}).get(arm, {})
         params = ", ".join(f"{p:,}" for p in cost.get("parameters", [])) or "?"
         secs = f"{cost['seconds_per_fold_median']:.1f}" if "seconds_per_fold_median" in cost else "?"
-        pub, picked = PUBLISHED[a]
-        lines.append(f"| {TITLES[a]} | {params} | {secs} | {ms(uf1)} | {' / '.join(f'{v:.3f}' for v in uf1)} | "
-                     f"{ms(uar)} | {'—' if a == 'mfdan' else paired(uf1, ref)} | {pub} | {picked} |")
+        pub, picked = PUBLISHED[a] if protocol == "loso" else ("— (published: LOSO only)", "—")
+        lines.append(f"| {TITLES[a]} | {params} | {secs} | {', '.join(seeds)} | {ms_or_one(uf1)} | "
+                     f"{' / '.join(f'{v:.3f}' for v in uf1)} | {ms_or_one(uar)} | "
+                     f"{'—' if a == 'mfdan' else paired(dict(zip(seeds, uf1)), ref)} | {pub} | {picked} |")
     lines += ["", "| method | " + " | ".join(f"{d} UF1 | {d} UAR" for d in datasets) + " |",
               "| --- |" + " --- | --- |" * len(datasets)]
     for a in ARCHS:
         cells = []
+        arm = arm_name(a, protocol)
         for d in datasets:
-            cells.append(ms([r[arm_name(a, protocol)][s]["per_dataset"][d]["uf1"] for s in seeds]))
-            cells.append(ms([r[arm_name(a, protocol)][s]["per_dataset"][d]["uar"] for s in seeds]))
+            cells.append(ms_or_one([r[arm][s]["per_dataset"][d]["uf1"] for s in seeds_of[arm]]))
+            cells.append(ms_or_one([r[arm][s]["per_dataset"][d]["uar"] for s in seeds_of[arm]]))
         lines.append(f"| {TITLES[a]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def compact(set_name: str, results: dict[str, dict]) -> list[str]:
+    """One row per method: LOSO composite and per-dataset UF1, HDE UF1, each paired against MFDAN (README)."""
+    protocols = [p for p in ("loso", "hde") if p in results]
+    head = ["method", "parameters", "seeds"]
+    for p in protocols:
+        head += [f"{p.upper()} UF1", f"{p.upper()} UF1 − MFDAN"]
+        if p == "loso":
+            head += [f"LOSO {d} UF1" for d in ("casme2", "samm", "smic")]
+    lines = [f"{set_name}: UF1 mean ± sd over seeds; paired difference against MFDAN over the same seeds "
+             "(mean ± sd, the mean in sd units, seeds above)", "",
+             "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for a in ARCHS:
+        row = [TITLES[a]]
+        first = results[protocols[0]]
+        arm0 = arm_name(a, protocols[0])
+        row += [", ".join(f"{p:,}" for p in first["cost"][arm0]["parameters"]), ", ".join(first["seeds"][arm0])]
+        for p in protocols:
+            res, arm, mf = results[p], arm_name(a, p), arm_name("mfdan", p)
+            seeds = res["seeds"][arm]
+            uf1 = {s: res["results"][arm][s]["uf1"] for s in seeds}
+            ref = {s: res["results"][mf][s]["uf1"] for s in res["seeds"][mf]}
+            row += [ms_or_one(list(uf1.values())), "—" if a == "mfdan" else paired(uf1, ref)]
+            if p == "loso":
+                row += [ms_or_one([res["results"][arm][s]["per_dataset"][d]["uf1"] for s in seeds])
+                        for d in ("casme2", "samm", "smic")]
+        lines.append("| " + " | ".join(row) + " |")
     return lines
 
 
@@ -113,9 +166,9 @@ def picture(path: Path, set_name: str, results: dict[str, dict]) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
     for ax, (protocol, res) in zip(axes[0], results.items()):
-        seeds = [str(s) for s in res["seeds"]]
         for k, a in enumerate(ARCHS):
-            vals = [res["results"][arm_name(a, protocol)][s]["uf1"] for s in seeds]
+            arm = arm_name(a, protocol)
+            vals = [res["results"][arm][s]["uf1"] for s in res["seeds"][arm]]
             ax.scatter([k] * len(vals), vals, s=14, color="tab:blue", alpha=0.6)
             mean = statistics.fmean(vals)
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
@@ -136,9 +189,19 @@ def main() -> None:
     ap.add_argument("--protocols", default="loso,hde")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    ap.add_argument("--archs", default="ststnet,off_apexnet,dual_inception,sssnet,htnet,bi_woof", help="comma-separated subset (MFDAN always included)")
+    ap.add_argument("--seeds-for", action="append", default=[], metavar="ARCH=SEEDS",
+                    help="other seeds for one architecture (a costly one: --seeds-for off_apexnet=0)")
     args = ap.parse_args()
-    results = {p: run_protocol(args.set, p, args.seeds, args.workers, args.params) for p in args.protocols.split(",")}
-    lines = []
+    keep = tuple(a for a in ARCHS if a == "mfdan" or a in args.archs.split(","))
+    ARCHS[:] = keep
+    seeds_for = dict(x.split("=", 1) for x in args.seeds_for)
+    unknown = set(seeds_for) - set(ARCHS)
+    if unknown:
+        ap.error(f"--seeds-for: unknown architectures {sorted(unknown)}")
+    results = {p: run_protocol(args.set, p, args.seeds, args.workers, args.params, seeds_for)
+               for p in args.protocols.split(",")}
+    lines = compact(args.set, results) + [""]
     for protocol, res in results.items():
         lines += tables(args.set, protocol, res) + [""]
     text = "\n".join(lines)
