@@ -30,7 +30,6 @@ entropy of the self and flow attention on the held-out samples, and gradient nor
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import math
@@ -48,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mfdan.core.files import sha256  # noqa: E402
-from mfdan.core.params import Params, load_overrides  # noqa: E402
+from mfdan.core.params import Params, apply_overrides, load_overrides  # noqa: E402
 from mfdan.data.folds import cache_folds  # noqa: E402
 from mfdan.core.progress import Progress  # noqa: E402
 from mfdan.evaluate.metrics import uf1_uar  # noqa: E402
@@ -70,15 +69,8 @@ REALFACE = {"synth.faces": ["grace_hopper"], "synth.seed": 1}
 
 # --- params ---------------------------------------------------------------------------------------------
 def override(values: dict, dotted: dict) -> dict:
-    """A deep copy of ``values`` with ``{"a.b": v}`` set."""
-    out = copy.deepcopy(values)
-    for key, v in dotted.items():
-        node = out
-        *path, last = key.split(".")
-        for k in path:
-            node = node.setdefault(k, {})
-        node[last] = v
-    return out
+    """A deep copy of ``values`` with ``{"a.b": v}`` set (:func:`mfdan.core.params.apply_overrides`)."""
+    return apply_overrides(values, dotted)
 
 
 def digest(*parts) -> str:

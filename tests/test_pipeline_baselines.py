@@ -5,7 +5,6 @@ Bi-WOOF's Grad-CAM stage says it skips; `-S data.evaluation=hde` with the datase
 dataset per fold, and a fold list of the wrong kind is refused."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from mfdan.synth.generator import SynthConfig, plan_layout
-from tests.test_pipeline_e2e import REPO, ran, sh, tiny_params
+from tests.test_pipeline_e2e import copy_repo, ran, sh, tiny_params
 
 pytestmark = pytest.mark.slow
 DATASETS = ("casme2", "samm", "smic")
@@ -57,13 +56,7 @@ def check_predict(repo: Path, arch: str) -> None:
 
 
 def test_baselines_and_hde_through_dvc(tmp_path):
-    repo = tmp_path / "repo"
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if f.startswith(("tests/", "bench/", "docs/", "metrics/")) or f == "dvc.lock":
-            continue
-        (repo / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / f, repo / f)
+    repo = copy_repo(tmp_path)
     params = composite_params()
     folds = params["folds"]
     assert {f.split("_")[0] for f in folds} == set(DATASETS)

@@ -90,7 +90,8 @@ def check_predict_equals_pipeline(repo: Path, loso: dict) -> None:
     assert max(abs(got[c] - expected[picks[1], k]) for k, c in enumerate(fm.classes)) < 1e-5
 
 
-def test_dvc_pipeline_end_to_end(tmp_path):
+def copy_repo(tmp_path: Path) -> Path:
+    """The tracked files a pipeline run needs (no tests, bench, docs, metrics or dvc.lock), in ``tmp_path/repo``."""
     repo = tmp_path / "repo"
     files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     for f in files:
@@ -98,6 +99,11 @@ def test_dvc_pipeline_end_to_end(tmp_path):
             continue
         (repo / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / f, repo / f)
+    return repo
+
+
+def test_dvc_pipeline_end_to_end(tmp_path):
+    repo = copy_repo(tmp_path)
     params = tiny_params()
     folds = params["folds"]
     (repo / "params.yaml").write_text(yaml.safe_dump(params | {"folds": folds[:-1]}, sort_keys=False))
