@@ -1,28 +1,34 @@
-"""MFDAN against its baselines, one command: every architecture × protocol (LOSO with its per-dataset
-breakdown, as Table III; and HDE) × training seeds, on one set, shaped like Tables III–IV.
+"""MFDAN against its baselines, as tables shaped like Tables III–IV and a figure: every architecture × protocol
+(LOSO with its per-dataset breakdown, as Table III; and HDE) × training seeds, on one set.
 
     python bench/compare.py --set demo --seeds 0-4
     python bench/compare.py --set realface --seeds 0-4 --protocols loso
     python bench/compare.py --set demo --seeds 0-4 --seeds-for off_apexnet=0 --seeds-for dual_inception=0
+    python bench/compare.py --set demo --seeds 0-4 --scheduler tcp://HOST:8786      # on a running Dask cluster
 
-Each architecture trains with its paper's recipe (``profiles/baseline-<arch>.yaml``; MFDAN with ``params.yaml``)
-through :mod:`bench.ablation` — the pipeline's fold recipe (fixed epochs, the last one kept, the held-out
-subject or dataset read once), every fold result stored under ``bench/out/<set>/runs/`` so an interrupted
-comparison resumes. Writes ``bench/out/<set>/compare.md`` (the tables: UF1 / UAR mean ± sd and per seed,
-composite and per dataset; the paired UF1 difference against MFDAN in its own standard deviations; parameters;
-seconds per fold; the published figure and whether it was picked on the test subject), ``compare.json`` and
-``compare.png`` (per architecture and protocol: the per-seed points and mean ± sd).
+The training is ``mfdan sweep --compare`` (:mod:`mfdan.sweep`): each architecture with its paper's recipe
+(``profiles/baseline-<arch>.yaml``; MFDAN with ``params.yaml``), the pipeline's fold recipe (fixed epochs, the
+last one kept, the held-out subject or dataset read once), every fold stored under ``--store`` (default
+``sweeps/``) by its key, so an interrupted comparison resumes and a rerun trains nothing. This script adds the
+presentation: ``bench/out/<set>/compare.md`` (UF1 / UAR mean ± sd and per seed, composite and per dataset; the
+paired UF1 difference against MFDAN in its own standard deviations; parameters; seconds per fold; the published
+figure and whether it was picked on the test subject), ``compare.json`` and ``compare.png`` (per architecture
+and protocol: the per-seed points and mean ± sd).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mfdan.sweep.arms import comparison_arms  # noqa: E402
+from mfdan.sweep.engine import SweepConfig, run_sweep  # noqa: E402
+
 OUT = REPO / "bench" / "out"
 ARCHS = ["mfdan", "ststnet", "off_apexnet", "dual_inception", "sssnet", "htnet", "bi_woof"]  #: --archs narrows it
 TITLES = {"mfdan": "MFDAN", "ststnet": "STSTNet", "off_apexnet": "OFF-ApexNet", "dual_inception": "Dual-Inception",
@@ -34,40 +40,32 @@ PUBLISHED = {"mfdan": ("0.8453 / 0.8688", "not stated"), "ststnet": ("0.7353 / 0
              "htnet": ("0.8603 / 0.8475", "yes (best test epoch)"), "bi_woof": ("0.6296 / 0.6227", "no (SVM)")}
 
 
-def arm_specs(protocol: str, arch: str) -> list[str]:
-    """``--arm`` arguments of bench/ablation.py for ``arch``: MFDAN with params.yaml, a baseline with its recipe."""
-    extra = ",data.evaluation=hde" if protocol == "hde" else ""
-    if arch == "mfdan":
-        return ["--arm", f"{arm_name('mfdan', protocol)}:{extra.lstrip(',')}"]
-    return ["--arm", f"{arm_name(arch, protocol)}:@profiles/baseline-{arch}.yaml{extra}"]
-
-
 def arm_name(arch: str, protocol: str) -> str:
-    """The arm's name in bench/ablation.py's store: the architecture, ``_hde`` appended under HDE."""
+    """The arm's name in the sweep (:func:`mfdan.sweep.arms.comparison_arms`): ``_hde`` appended under HDE."""
     return arch if protocol == "loso" else f"{arch}_hde"
 
 
-def run_protocol(set_name: str, protocol: str, seeds: str, workers: int, params: Path,
-                 seeds_for: dict[str, str]) -> dict:
-    """bench/ablation.py once per group of architectures that share their seeds, results merged: ``results``
-    and ``cost`` per arm, ``seeds`` per arm."""
+def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, str], sweep: dict) -> dict:
+    """One sweep per group of architectures that share their seeds, results merged: ``results`` and ``cost``
+    per arm, ``seeds`` per arm."""
     groups: dict[str, list[str]] = {}
     for a in ARCHS:
         groups.setdefault(seeds_for.get(a, seeds), []).append(a)
     merged: dict = {"results": {}, "cost": {}, "seeds": {}, "folds": {}}
     for group_seeds, archs in groups.items():
-        specs = [x for a in archs for x in arm_specs(protocol, a)]
-        cmd = [sys.executable, str(REPO / "bench" / "ablation.py"), "--set", set_name, "--arms", "", *specs,
-               "--seeds", group_seeds, "--workers", str(workers), "--params", str(params)]
-        print("+", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
-        res = json.loads((OUT / set_name / "ablation.json").read_text())
+        specs = [s for s in comparison_arms([protocol], archs) if s.split(":")[0] in
+                 {arm_name(a, protocol) for a in archs}]
+        res = run_sweep(SweepConfig(set=set_name, arms=specs, seeds=group_seeds, repo=REPO,
+                                    name=f"compare-{Path(set_name).stem}-{protocol}", **sweep))
+        if res["missing"]:
+            sys.exit(f"incomplete: {res['missing']} (failed: {res['failed']}); rerun to resume")
         for arm in res["results"]:
             merged["results"][arm] = res["results"][arm]
             merged["cost"][arm] = res["cost"][arm]
-            merged["seeds"][arm] = [str(x) for x in res["seeds"]]
+            merged["seeds"][arm] = list(res["results"][arm])
             merged["folds"][arm] = res["folds"][arm]
-    (OUT / set_name / f"compare_{protocol}.json").write_text(json.dumps(merged, indent=1) + "\n")
+    (OUT / Path(set_name).stem).mkdir(parents=True, exist_ok=True)
+    (OUT / Path(set_name).stem / f"compare_{protocol}.json").write_text(json.dumps(merged, indent=1) + "\n")
     return merged
 
 
@@ -184,11 +182,12 @@ def picture(path: Path, set_name: str, results: dict[str, dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="demo", choices=("demo", "realface"))
+    ap.add_argument("--set", default="demo", help="demo, realface or a params file (mfdan sweep --set)")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--protocols", default="loso,hde")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    ap.add_argument("--workers", type=int, default=None, help="embedded cluster's workers (mfdan sweep --workers)")
+    ap.add_argument("--scheduler", default=None, help="a running Dask scheduler (mfdan sweep --scheduler)")
+    ap.add_argument("--store", type=Path, default=REPO / "sweeps")
     ap.add_argument("--archs", default="ststnet,off_apexnet,dual_inception,sssnet,htnet,bi_woof", help="comma-separated subset (MFDAN always included)")
     ap.add_argument("--seeds-for", action="append", default=[], metavar="ARCH=SEEDS",
                     help="other seeds for one architecture (a costly one: --seeds-for off_apexnet=0)")
@@ -199,14 +198,14 @@ def main() -> None:
     unknown = set(seeds_for) - set(ARCHS)
     if unknown:
         ap.error(f"--seeds-for: unknown architectures {sorted(unknown)}")
-    results = {p: run_protocol(args.set, p, args.seeds, args.workers, args.params, seeds_for)
-               for p in args.protocols.split(",")}
+    sweep = {"workers": args.workers, "scheduler": args.scheduler, "store": args.store}
+    results = {p: run_protocol(args.set, p, args.seeds, seeds_for, sweep) for p in args.protocols.split(",")}
     lines = compact(args.set, results) + [""]
     for protocol, res in results.items():
         lines += tables(args.set, protocol, res) + [""]
     text = "\n".join(lines)
     print(text)
-    out = OUT / args.set
+    out = OUT / Path(args.set).stem
     (out / "compare.md").write_text(text)
     (out / "compare.json").write_text(json.dumps(results, indent=1) + "\n")
     picture(out / "compare.png", args.set, results)

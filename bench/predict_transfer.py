@@ -3,8 +3,8 @@
     python bench/predict_transfer.py [--model models/final] [--apex given|spotted]
 
 Runs ``mfdan predict``'s code path (:func:`mfdan.predict.predictor.predict_clip`, one model load) on every
-clip of the real-face set (``bench/ablation.py``'s ``realface``: matplotlib's Grace Hopper photo, built there
-with ``python bench/ablation.py --set realface ...``, or here if missing), with the two-frame form at the
+clip of the real-face set (``mfdan sweep --set realface``'s: matplotlib's Grace Hopper photo, built by the
+pipeline's DVC stages in ``<store>/sets/``, here if missing), with the two-frame form at the
 annotated apex (``--apex given``) or the clip-folder form with the apex spotted (``--apex spotted``). Prints
 UF1 / UAR against the clips' labels (3 classes, chance ≈ 0.33), per dataset, and the median seconds per part
 (read, align, spot, flow, magnify, model), measured in this one run.
@@ -19,29 +19,30 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from ablation import OUT, build_realface  # noqa: E402
 from mfdan.core.rows import open_rows  # noqa: E402
 from mfdan.evaluate.metrics import uf1_uar  # noqa: E402
 from mfdan.predict import inputs  # noqa: E402
 from mfdan.predict.model_card import load_final  # noqa: E402
 from mfdan.predict.predictor import predict_clip  # noqa: E402
+from mfdan.sweep.sets import build_caches, load_set  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=REPO / "models/final")
     ap.add_argument("--apex", choices=("given", "spotted"), default="given")
+    ap.add_argument("--store", type=Path, default=REPO / "sweeps", help="mfdan sweep's store (the set's workspace)")
     args = ap.parse_args()
-    root = OUT / "realface"
-    files = build_realface(root, yaml.safe_load((REPO / "params.yaml").read_text()))
-    rows = json.loads((root / "index.json").read_text())["samples"]
-    with open_rows(files["aligned"], ("apex_index",)) as a:
+    source = load_set("realface", repo=REPO)
+    ws = build_caches(source.values, source, repo=REPO, store=args.store.resolve()).workspace
+    rows = json.loads((ws / "data/index.json").read_text())["samples"]
+    for r in rows:  # frame paths as the workspace's index stage wrote them: relative to the workspace
+        r["frames"] = [str(ws / f) if not Path(f).is_absolute() else f for f in r["frames"]]
+    with open_rows(ws / "data/aligned.h5", ("apex_index",)) as a:
         apex = a["apex_index"][()]
     t = time.perf_counter()
     fm = load_final(args.model)

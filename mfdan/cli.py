@@ -29,7 +29,7 @@ ValidateTarget = Enum("ValidateTarget", {name: name for name in PROTOCOLS}, type
 
 
 def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {exc or type(exc).__name__}", err=True)
     raise typer.Exit(2)
 
 
@@ -305,6 +305,75 @@ def predict(
             bar.update(1)
     if failed:
         typer.echo(f"{failed} of {len(jobs)} input{'s' if len(jobs) > 1 else ''} failed", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def sweep(
+    set_: Annotated[str, typer.Option("--set", help="The data: demo (params.yaml), realface (params.yaml with a "
+                                      "real face the generator was never tuned on) or a params file's path.")] = "demo",
+    arm: Annotated[Optional[list[str]], typer.Option(
+        help="An arm, repeatable: NAME:key=value,... (dotted overrides, YAML values), NAME:@recipe.yaml[,key=value], "
+             "NAME: for the params file as it is, or a named arm (flow_driven, self_only, dropkey_0, "
+             "magnify_linear, magnify_none, flow_p99, self_only_p99).")] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Add one arm per architecture (`mfdan models`) and "
+                                          "protocol, each with its paper's recipe (profiles/baseline-<arch>.yaml).")] = False,
+    protocols: Annotated[str, typer.Option(help="With --compare: loso, hde or loso,hde.")] = "loso,hde",
+    archs: Annotated[Optional[str], typer.Option(help="With --compare: a comma-separated subset (MFDAN is always in).")] = None,
+    seeds: Annotated[str, typer.Option(help="Training seeds (train.seed): 0-4, 0,2,5 ...")] = "0",
+    folds: Annotated[Optional[str], typer.Option(help="Only these folds (comma-separated), for a quick run.")] = None,
+    store: Annotated[Path, typer.Option(help="Where results live: tasks/ (by key), runs/<name>/ (tables, log), "
+                                        "sets/ (the sets' DVC workspaces). On a cluster, a path every worker sees.")] = Path("sweeps"),
+    name: Annotated[Optional[str], typer.Option(help="runs/<name>/ for this sweep's tables (default: the set's name).")] = None,
+    threads: Annotated[int, typer.Option(help="PyTorch threads per task (train.threads; part of each task's key).")] = 1,
+    workers: Annotated[Optional[int], typer.Option(help="Embedded cluster: worker processes (default: cores / "
+                                                   "--threads; one per GPU on a GPU machine).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Use a running Dask scheduler (tcp://HOST:PORT) and its workers.")] = None,
+    cluster: Annotated[Optional[str], typer.Option(help="Start workers as batch jobs: slurm, pbs, sge or lsf (dask-jobqueue).")] = None,
+    cluster_config: Annotated[Optional[Path], typer.Option(help="--cluster's settings (cores, memory, walltime, queue, "
+                                                           "gpus, jobs, job_script_prologue ...): a YAML file of this machine's, not of the experiment.")] = None,
+    job_script: Annotated[bool, typer.Option("--job-script", help="With --cluster: print the batch script a job would "
+                                             "submit, and stop.")] = False,
+    weights: Annotated[bool, typer.Option(help="Also keep each fold's model in the store.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results (sweep.json) as JSON instead of the table.")] = False,
+) -> None:
+    """Arms × training seeds × folds as independent tasks on Dask, each fold trained as `train@<fold>` trains it
+    (byte for byte, at the same train.threads), reused from --store when nothing it depends on changed, then
+    UF1 / UAR mean ± sd over seeds, per seed and paired against the first arm. Runs on an embedded local
+    cluster unless --scheduler or --cluster says otherwise; Ctrl-C keeps every finished fold."""
+    from mfdan.sweep import clusters
+    from mfdan.sweep.arms import comparison_arms
+    from mfdan.sweep.engine import SweepConfig, SweepInterrupted, run_sweep
+    from mfdan.sweep.table import markdown
+
+    if job_script:
+        if not cluster:
+            _usage("--job-script needs --cluster")
+        try:
+            typer.echo(clusters.job_script(cluster, cluster_config))
+        except (ValueError, OSError) as exc:
+            _fail(exc)
+        return
+    specs = list(arm or [])
+    try:
+        if compare:
+            specs += comparison_arms([p for p in protocols.split(",") if p],
+                                     [a for a in archs.split(",") if a] if archs else None)
+        if not specs:
+            _usage("give --arm NAME[:key=value,...] (repeatable) or --compare")
+        cfg = SweepConfig(set=set_, arms=specs, seeds=seeds, folds=[f for f in folds.split(",") if f] if folds else None,
+                          store=store, name=name, threads=threads, weights=weights, workers=workers,
+                          scheduler=scheduler, cluster=cluster, cluster_config=cluster_config)
+        result = run_sweep(cfg)
+    except SweepInterrupted as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(130)
+    except (ValueError, OSError, RuntimeError, DatasetError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result, indent=1) if as_json else markdown(result))
+    if result["failed"] or result["missing"]:
+        typer.echo(f"{len(result['failed'])} task(s) failed: " + "; ".join(f"{k}: {v}" for k, v in result["failed"].items()),
+                   err=True)
         raise typer.Exit(1)
 
 

@@ -150,7 +150,7 @@ def test_output_is_the_sum_of_self_and_flow_branches():
 
 @pytest.mark.parametrize("with_mask", [False, True])
 def test_attention_maps_are_the_two_branches_of_the_forward(with_mask):
-    """The analysis maps (bench/ablation.py --diagnose) are the ones the forward pass uses: (P_self + P_flow) V
+    """The analysis maps (attention entropy, docs/evidence.md) are the ones the forward pass uses: (P_self + P_flow) V
     reproduces it, each row sums to 1, and a self-only layer has no flow map."""
     m = _attn(impl="reference").eval()
     x = torch.randn(4, 16, 12, dtype=torch.double)

@@ -48,7 +48,7 @@ def tiny_params() -> dict:
     p["magnify"] |= {"variants": 1}
     p["model"] = {**p["model"], "img_size": 64, "patch_size": 4, "embed_dim": 16, "merge_dims": [16, 16, 16],
                   "heads": [2, 2], "window": 8, "flow_encoder_input": 16, "flow_encoder_dim": 8}
-    p["train"] |= {"epochs": 2, "batch": 4}
+    p["train"] |= {"epochs": 2, "batch": 4, "threads": 1}  # one thread: the bytes `mfdan sweep --threads 1` writes
     return p
 
 
@@ -90,6 +90,20 @@ def check_predict_equals_pipeline(repo: Path, loso: dict) -> None:
     assert max(abs(got[c] - expected[picks[1], k]) for k, c in enumerate(fm.classes)) < 1e-5
 
 
+def check_sweep_equals_pipeline(repo: Path, folds: list[str]) -> None:
+    """`mfdan sweep` (an embedded LocalCluster of two workers) trains every fold to the bytes `dvc repro`'s
+    train@<fold> wrote, weights included; its set is built by the same DVC stages (restored from the run cache)."""
+    out = sh(f"mfdan sweep --set params.yaml --arm base: --seeds 0 --threads 1 --workers 2 --weights "
+             f"--store {repo.parent / 'sweeps'} --json", repo)
+    assert "Stage 'align' is cached" in out  # the set's caches: the pipeline's own, from the run cache
+    result, _ = json.JSONDecoder().raw_decode(out[out.index("{"):])  # stdout (the JSON), then the log lines
+    assert sorted(result["folds"]["base"]) == sorted(folds)
+    for fold in folds:
+        stored = Path(result["tasks"][f"base seed 0 {fold}"])
+        for name in ("predictions.csv", "curve.csv", "meta.json", "model.pt"):
+            assert (stored / name).read_bytes() == (repo / "models/folds" / fold / name).read_bytes(), (fold, name)
+
+
 def copy_repo(tmp_path: Path) -> Path:
     """The tracked files a pipeline run needs (no tests, bench, docs, metrics or dvc.lock), in ``tmp_path/repo``."""
     repo = tmp_path / "repo"
@@ -129,6 +143,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     shown = sh("dvc metrics show", repo)
     assert "uf1" in shown and "psnr_db" in shown
     check_predict_equals_pipeline(repo, loso)
+    check_sweep_equals_pipeline(repo, folds)
 
     again = sh("dvc repro", repo)
     assert "Running stage" not in again and "up to date" in sh("dvc status", repo)

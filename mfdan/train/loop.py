@@ -65,6 +65,9 @@ class TrainConfig:
     seed: Annotated[int, NON_NEGATIVE] = 0
     device: Annotated[str, DEVICE] = "auto"                    #: auto | cpu | cuda
     amp: bool = False                       #: mixed precision (CUDA only)
+    #: PyTorch's intra-op CPU threads for the fold; 0 = PyTorch's default (one per core here). CPU sums split
+    #: over threads differently, so a fold's bytes depend on it: ``mfdan sweep`` sets it per task (--threads)
+    threads: Annotated[int, NON_NEGATIVE] = 0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -187,10 +190,17 @@ def run_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: torch.
     return {"train_loss": total / max(seen, 1), "train_acc": correct / max(seen, 1)}
 
 
+def set_threads(threads: int) -> None:
+    """``train.threads``: PyTorch's intra-op thread count for this process (0 leaves PyTorch's default)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def fit_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, progress: bool = True) -> FoldResult:
     """One fold of ``model_cfg``'s architecture: the training loop below for a network; a hand-crafted
     method's own fit (its module's ``fit_fold``: same split, same single look at the held-out samples)."""
     arch = arch_of(model_cfg)
+    set_threads(cfg.threads)
     if arch.kind == "handcrafted":
         module = importlib.import_module(arch.module)
         return module.fit_fold(fold, data, model_cfg, cfg, split=split_fold, result_type=FoldResult)
@@ -200,8 +210,9 @@ def fit_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, pro
 def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
                progress: bool = True, on_epoch: Callable[[int, torch.nn.Module], None] | None = None) -> FoldResult:
     """Train on every sample but ``fold``'s, then predict ``fold`` once. ``on_epoch(epoch, model)`` is called
-    after each epoch (analysis hooks, e.g. ``bench/ablation.py --diagnose``; it must not change the model)."""
+    after each epoch (analysis hooks, e.g. τ per epoch; it must not change the model)."""
     device = resolve_device(cfg.device)
+    set_threads(cfg.threads)
     amp = cfg.amp and device.type == "cuda"  # mixed precision is a CUDA option, decided once here
     seed = fold_seed(fold, cfg.seed)
     torch.manual_seed(seed)

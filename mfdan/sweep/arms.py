@@ -1,0 +1,129 @@
+"""Arms and seeds as ``mfdan sweep`` reads them.
+
+An arm is a name and dotted overrides of the set's params file: ``NAME:key=value,key=value`` (values in YAML,
+``model.flow_driven=false``), ``NAME:@profiles/baseline-ststnet.yaml`` (a recipe file, :func:`load_overrides`),
+or both (``NAME:@FILE,data.evaluation=hde``). ``NAME:`` alone is the params file itself. A few arms are named
+here (:data:`PRESETS`) and can be given by name only. An arm may change any section: training ones
+(``model``, ``model.arch``, ``baselines``, ``train``, ``dropkey``), the evaluation (``data.evaluation``: LOSO
+or HDE folds), or preprocessing (``flow``, ``magnify``, ``data.protocol`` ...), which gives the arm its own
+caches (:mod:`mfdan.sweep.sets`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mfdan.core.params import apply_overrides, load_overrides
+
+#: named arms: dotted overrides of the set's params file
+PRESETS: dict[str, dict[str, Any]] = {
+    "flow_driven": {},                                  # the params file: Eqs. 9-15 as the paper writes them
+    "self_only": {"model.flow_driven": False},          # Table V, M1
+    "dropkey_0": {"dropkey": 0.0},                      # Table VII's d = 0
+    "magnify_linear": {"magnify.method": "linear"},
+    "magnify_none": {"magnify.method": "none"},
+    "flow_p99": {"flow.normalise": "p99"},              # flow maps scaled by a robust per-sample percentile
+    "self_only_p99": {"model.flow_driven": False, "flow.normalise": "p99"},
+}
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: a name (a folder name in the store's tables) and its dotted overrides."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def values(self, base: dict[str, Any]) -> dict[str, Any]:
+        """The arm's params: ``base`` with the overrides set."""
+        return apply_overrides(base, self.overrides)
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the params file"
+
+
+def parse_arm(text: str, *, base_dir: Path = Path(".")) -> Arm:
+    """``NAME``, ``NAME:key=value,...`` or ``NAME:@FILE[,key=value,...]`` (see the module docstring)."""
+    name, colon, body = text.partition(":")
+    if not NAME.fullmatch(name):
+        raise ValueError(f"arm {text!r}: the name must be letters, digits, '_', '.', '+' or '-' "
+                         "(NAME:key=value,...)")
+    if not colon:
+        if name not in PRESETS:
+            raise ValueError(f"arm {name!r}: not a named arm ({', '.join(PRESETS)}); give its overrides as "
+                             f"{name}:key=value,... or {name}:@recipe.yaml")
+        return Arm(name, dict(PRESETS[name]))
+    overrides: dict[str, Any] = {}
+    # split at the commas that start a new key=value or @file, not at those inside a value ([16,16,16])
+    for part in (p for p in re.split(r",(?=\s*(?:[A-Za-z_][\w.]*=|@))", body) if p):
+        if part.startswith("@"):
+            path = Path(part[1:])
+            path = path if path.is_absolute() else base_dir / path
+            if not path.is_file():
+                raise ValueError(f"arm {name}: recipe file {path} not found")
+            overrides.update(load_overrides(path))
+            continue
+        key, eq, value = part.partition("=")
+        if not eq or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key):
+            raise ValueError(f"arm {name}: {part!r} is not key=value (a dotted params key, a YAML value)")
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"arm {name}: {key}={value}: not a YAML value ({exc.problem})") from None
+    return Arm(name, overrides)
+
+
+def parse_arms(texts: list[str], *, base_dir: Path = Path(".")) -> list[Arm]:
+    arms = [parse_arm(t, base_dir=base_dir) for t in texts]
+    names = [a.name for a in arms]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"arm names must differ; repeated: {dup}")
+    if not arms:
+        raise ValueError("no arms: give --arm NAME[:key=value,...] at least once")
+    return arms
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0-4`` → [0, 1, 2, 3, 4]; ``0,2,5``; ``0-2,7``. Each seed once, in the order given."""
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise ValueError(f"--seeds {text!r}: expected seeds such as 0-4 or 0,2,5")
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if hi < lo:
+            raise ValueError(f"--seeds {text!r}: {part} is an empty range")
+        out += [s for s in range(lo, hi + 1) if s not in out]
+    return out
+
+
+PROTOCOL_SUFFIX = {"loso": "", "hde": "_hde"}
+
+
+def comparison_arms(protocols: list[str], archs: list[str] | None = None) -> list[str]:
+    """``--compare``: one arm per architecture (``mfdan models``) and protocol, each with its paper's recipe
+    (``profiles/baseline-<arch>.yaml``; MFDAN: the params file), named ``<arch>`` under LOSO and
+    ``<arch>_hde`` under HDE. MFDAN comes first, so the paired differences are against it."""
+    from mfdan.model.registry import ARCHITECTURES
+
+    names = list(ARCHITECTURES)
+    chosen = names if not archs else ["mfdan", *[a for a in archs if a != "mfdan"]]
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        raise ValueError(f"--archs: unknown {unknown}; known: {', '.join(names)}")
+    bad = sorted(set(protocols) - set(PROTOCOL_SUFFIX))
+    if bad:
+        raise ValueError(f"--protocols: unknown {bad}; known: loso, hde")
+    out = []
+    for protocol in protocols:
+        extra = ["data.evaluation=hde"] if protocol == "hde" else []
+        for arch in chosen:
+            body = ([] if arch == "mfdan" else [f"@profiles/baseline-{arch}.yaml"]) + extra
+            out.append(f"{arch}{PROTOCOL_SUFFIX[protocol]}:{','.join(body)}")
+    return out

@@ -1,0 +1,344 @@
+"""A sweep from top to bottom: arms × seeds × folds planned into tasks, the finished ones found in the store,
+the rest run on Dask, then every complete (arm, seed) scored and tabled.
+
+1. Each arm's params are the set's with its overrides, checked like any params file.
+2. Each distinct preprocessing gets its caches from the pipeline's DVC stages (:mod:`mfdan.sweep.sets`).
+3. The folds: every subject of the cache (LOSO) or every dataset (``data.evaluation: hde``), or ``--folds``.
+4. The workers report their environment; each task's key is computed for it (:mod:`mfdan.sweep.tasks`).
+5. Missing tasks are submitted, seed-major (at any moment the finished seeds are complete for every arm).
+   Dask reruns a task whose worker died on another worker; a task that raises is logged with its error and
+   submitted once more; after a second failure it is reported and the others go on.
+6. The client stores each result as it arrives (:mod:`mfdan.sweep.store`); Ctrl-C cancels what is left and
+   keeps what is stored.
+7. ``runs/<name>/sweep.json`` and ``table.md``: mean ± sd over seeds, per seed, paired differences
+   (:mod:`mfdan.sweep.table`); ``runs/<name>/sweep.log``: the plain progress lines.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from mfdan.sweep.arms import Arm, parse_arms, parse_seeds
+from mfdan.sweep.sets import Caches, SetSource, build_caches, digest, load_set, preprocessing
+from mfdan.sweep.store import Store
+from mfdan.sweep.table import markdown, read_predictions, score
+from mfdan.sweep.tasks import (ForeignWorker, Task, code_digest, code_files, environment, run_task, task_key,
+                               training_params)
+
+
+@dataclass
+class SweepConfig:
+    """What ``mfdan sweep`` was asked (one field per option)."""
+
+    set: str = "demo"
+    arms: list[str] = field(default_factory=lambda: ["flow_driven"])
+    seeds: str = "0"
+    folds: list[str] | None = None        #: a subset, for a quick run
+    store: Path = Path("sweeps")
+    name: str | None = None               #: runs/<name>/ (default: the set's label)
+    threads: int = 1                      #: train.threads of every task
+    weights: bool = False                 #: keep each fold's model in the store
+    workers: int | None = None            #: embedded cluster's worker processes (default: cores // threads)
+    scheduler: str | None = None
+    cluster: str | None = None
+    cluster_config: Path | None = None
+    repo: Path = Path(".")
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C: the run stopped; ``stored`` results are kept."""
+
+
+class Log:
+    """Plain progress lines into ``runs/<name>/sweep.log`` and, when stderr is not a terminal, onto stderr;
+    in a terminal a tqdm bar instead."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.fh = None if path is None else path.open("a")
+        self.bar = None
+
+    def attach(self, path: Path) -> None:
+        self.fh = path.open("a")
+
+    def __call__(self, line: str) -> None:
+        stamped = f"{time.strftime('%H:%M:%S')} {line}"
+        if self.fh is not None:
+            self.fh.write(stamped + "\n")
+            self.fh.flush()
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def progress(self, line: str, done: int, total: int, postfix: dict) -> None:
+        """A progress step: the bar moves in a terminal; elsewhere (and always in the log) a plain line."""
+        if sys.stderr.isatty():
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc="sweep", unit="fold", file=sys.stderr)
+            self.bar.set_postfix(postfix, refresh=False)
+            self.bar.update(done - self.bar.n)
+            if self.fh is not None:
+                self.fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+                self.fh.flush()
+        else:
+            self(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.fh is not None:
+            self.fh.close()
+
+
+@dataclass
+class Plan:
+    source: SetSource
+    arms: list[Arm]
+    seeds: list[int]
+    folds: dict[str, list[str]]                 # arm -> folds
+    evaluation: dict[str, str]                  # arm -> loso | hde
+    caches: dict[str, Caches]                   # arm -> its caches
+    values: dict[str, dict[str, Any]]           # arm -> params (before seed / threads)
+    partial: bool = False
+
+
+def plan(cfg: SweepConfig, log: Callable[[str], None]) -> Plan:
+    """Steps 1–3: arms checked, caches built, folds chosen."""
+    from mfdan.core.params import Params
+    from mfdan.data.folds import cache_folds
+    from mfdan.model.registry import ARCHITECTURES
+
+    repo = cfg.repo.resolve()
+    source = load_set(cfg.set, repo=repo)
+    arms = parse_arms(cfg.arms, base_dir=repo)
+    seeds = parse_seeds(cfg.seeds)
+    values: dict[str, dict] = {}
+    for arm in arms:
+        v = arm.values(source.values)
+        checked = Params(v, source=f"arm {arm.name} ({arm.describe()})")
+        checked.resolved()  # every section checked, now, not on a worker
+        if checked.arch not in ARCHITECTURES:
+            raise ValueError(f"arm {arm.name}: model.arch {checked.arch!r} is not an architecture; known: "
+                             f"{', '.join(ARCHITECTURES)} (`mfdan models`)")
+        values[arm.name] = v
+    built: dict[str, Caches] = {}
+    caches, folds, evaluation = {}, {}, {}
+    for arm in arms:
+        k = digest(preprocessing(values[arm.name]))
+        if k not in built:
+            built[k] = build_caches(values[arm.name], source, repo=repo, store=cfg.store, log=log)
+        caches[arm.name] = built[k]
+        evaluation[arm.name] = (values[arm.name].get("data") or {}).get("evaluation", "loso")
+        folds[arm.name] = cache_folds(caches[arm.name].cache, evaluation[arm.name])
+    if cfg.folds:  # a subset: each arm keeps the listed folds it has (LOSO subjects, HDE datasets)
+        unknown = [f for f in cfg.folds if not any(f in have for have in folds.values())]
+        if unknown:
+            known = sorted({f for have in folds.values() for f in have})
+            raise ValueError(f"--folds: {unknown} are no arm's folds; the folds: {', '.join(known)}")
+        for arm in arms:
+            kept = [f for f in folds[arm.name] if f in cfg.folds]
+            if not kept:
+                raise ValueError(f"--folds: none of the {evaluation[arm.name].upper()} folds of arm {arm.name} "
+                                 f"({', '.join(folds[arm.name])})")
+            folds[arm.name] = kept
+    return Plan(source, arms, seeds, folds, evaluation, caches, values, partial=bool(cfg.folds))
+
+
+def worker_environment(client, devices: set[str], files: tuple[str, ...], code: str, *,
+                       wait_s: float | None = 600, log: Callable[[str], None] = print) -> dict[str, dict]:
+    """Step 4: device setting -> the one environment every worker reports for it. An error if they differ, or
+    if their code is not ``code`` (the client's). ``wait_s`` None: wait for a first worker as long as it takes
+    (batch jobs may queue for hours)."""
+    if not client.scheduler_info()["workers"]:
+        log("waiting for a first worker" + (f" (up to {wait_s:.0f} s)" if wait_s else " (batch jobs may queue)"))
+        client.wait_for_workers(1, timeout=wait_s)
+    threads = {w: i["nthreads"] for w, i in client.scheduler_info()["workers"].items() if i["nthreads"] > 1}
+    if threads:
+        log(f"{len(threads)} worker(s) have more than one thread; each runs one task at a time (start more "
+            "worker processes, e.g. `dask worker --nworkers N --nthreads 1` or `processes:` in a cluster file)")
+    out = {}
+    for device in sorted(devices):
+        seen = client.run(environment, device, files)
+        kinds = {json.dumps(e, sort_keys=True) for e in seen.values()}
+        if len(kinds) > 1:
+            rows = "\n".join(f"  {w}: {e}" for w, e in seen.items())
+            raise RuntimeError("the workers differ in what makes a fold's bytes differ, so a result would depend "
+                               f"on which worker ran it:\n{rows}\nrun the workers on one kind of machine")
+        env = next(iter(seen.values()))
+        if env.get("code") != code:
+            raise RuntimeError(f"the workers run other code than this project's ({env.get('code')} against "
+                               f"{code}): install the same commit where they run, and restart workers started "
+                               "before the code changed")
+        out[device] = env
+    return out
+
+
+def make_tasks(cfg: SweepConfig, p: Plan, envs: dict[str, dict], files: tuple[str, ...]) -> list[Task]:
+    """Every (seed, arm, fold), seed-major, with its key."""
+    from mfdan.core.params import apply_overrides
+
+    tasks = []
+    for seed in p.seeds:
+        for arm in p.arms:
+            v = apply_overrides(p.values[arm.name], {"train.seed": seed, "train.threads": cfg.threads})
+            device = (v.get("train") or {}).get("device", "auto")
+            training = training_params(v, f"arm {arm.name}")
+            c = p.caches[arm.name]
+            for fold in p.folds[arm.name]:
+                key = task_key(training=training, fold=fold, data=c.hashes, env=envs[device])
+                tasks.append(Task(arm.name, seed, fold, v, str(c.cache), str(c.magnified), key, envs[device],
+                                  cfg.weights, c.hashes, files))
+    return tasks
+
+
+def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float = 30.0) -> dict[str, str]:
+    """Steps 5–6: run ``todo`` on ``client``, storing each result; returns failed task key -> error. A progress
+    line at each finished task, and every ``2 × poll_s`` seconds while none finishes."""
+    from distributed import wait
+    from distributed.client import CancelledError
+
+    attempts: dict[str, int] = {}
+    futures: dict[Any, Task] = {}
+    failed: dict[str, str] = {}
+
+    def submit(task: Task) -> None:
+        attempts[task.key] = attempts.get(task.key, 0) + 1
+        fut = client.submit(run_task, task, key=f"fold-{task.key[:16]}-{attempts[task.key]}", pure=False)
+        futures[fut] = task
+
+    unique = {t.key: t for t in todo}  # two arms with the same params are one task
+    for task in unique.values():
+        submit(task)
+    t0, done, total = time.perf_counter(), 0, len(unique)
+    log.progress(f"sweep: 0/{total} done, submitted", 0, total, {"running": 0, "failed": 0})
+    last_line = time.perf_counter()
+    try:
+        while futures:
+            try:
+                finished, _ = wait(list(futures), timeout=poll_s, return_when="FIRST_COMPLETED")
+            except (TimeoutError, asyncio.TimeoutError):  # nothing finished in poll_s (wait raises, not returns)
+                finished = set()
+            except (asyncio.CancelledError, CancelledError):  # a future was cancelled (the scheduler lost it): looked at below, one by one
+                finished = {f for f in futures if f.status in ("cancelled", "error", "finished")}
+            for fut in finished:
+                task = futures.pop(fut)
+                if fut.status == "finished":
+                    out = fut.result()
+                    info = {"key": task.key, "arm": task.arm, "seed": task.seed, "fold": task.fold,
+                            "seconds": out["seconds"], "parameters": out["parameters"], "worker": out["worker"],
+                            "env": task.env, "attempts": attempts[task.key]}
+                    store.put(info, out["files"])
+                    done += 1
+                else:
+                    exc = None if fut.status == "cancelled" else fut.exception()
+                    if isinstance(exc, ForeignWorker):  # not the task's fault: that worker goes, the task stays
+                        log(f"task {task.label}: {exc}; retiring that worker")
+                        if exc.address:
+                            client.retire_workers([exc.address], close_workers=True)
+                        attempts[task.key] -= 1
+                        submit(task)
+                        continue
+                    error = "cancelled by the scheduler" if exc is None else f"{type(exc).__name__}: {exc}"
+                    if attempts[task.key] < 2:
+                        log(f"task {task.label} failed: {error}; submitting it once more")
+                        submit(task)
+                    else:
+                        log(f"task {task.label} failed again: {error}")
+                        failed[task.key] = error
+                        done += 1
+            now = time.perf_counter()
+            if finished or now - last_line > 2 * poll_s:
+                last_line = now
+                # a worker holds up to ~1.1 × its threads; as many as it has threads are executing
+                running = sum(min(len(v), 1) for v in client.processing().values())  # one at a time each
+                elapsed = now - t0
+                ok = done - len(failed)
+                left = f"{elapsed / done * (total - done) / 60:.1f} min left" if done else "time left: after the first"
+                log.progress(f"sweep: {done}/{total} done, {running} running, {len(failed)} failed, "
+                             f"{elapsed / 60:.1f} min, {left}", done, total,
+                             {"running": running, "failed": len(failed), "ok": ok})
+    except KeyboardInterrupt:
+        try:
+            client.cancel(list(futures))
+        except Exception:  # noqa: BLE001  (the scheduler may be gone already; what is stored stays)
+            pass
+        raise SweepInterrupted(f"interrupted: {done - len(failed)} of {total} task(s) finished and stored; "
+                               f"{len(futures)} cancelled. The same command resumes.") from None
+    return failed
+
+
+def summarise(cfg: SweepConfig, p: Plan, tasks: list[Task], store: Store, failed: dict[str, str]) -> dict:
+    """Step 7: every (arm, seed) whose folds are all stored, scored; the cost per arm."""
+    by = {(t.arm, t.seed, t.fold): t for t in tasks}
+    results: dict[str, dict[str, Any]] = {}
+    cost: dict[str, dict] = {}
+    missing: dict[str, list[int]] = {}
+    for arm in p.arms:
+        results[arm.name] = {}
+        infos = []
+        for seed in p.seeds:
+            keys = [by[(arm.name, seed, f)].key for f in p.folds[arm.name]]
+            got = [store.get(k) for k in keys]
+            if any(g is None for g in got):
+                missing.setdefault(arm.name, []).append(seed)
+                continue
+            infos += got
+            rows = [r for k in keys for r in read_predictions((store.folder(k) / "predictions.csv").read_bytes())]
+            results[arm.name][str(seed)] = score(rows)
+        if infos:
+            cost[arm.name] = {"parameters": sorted({i["parameters"] for i in infos}),
+                              "seconds_per_fold_median": statistics.median(i["seconds"] for i in infos)}
+    return {"set": p.source.label, "seeds": p.seeds, "arms": [a.name for a in p.arms],
+            "overrides": {a.name: a.describe() for a in p.arms},
+            "overrides_dotted": {a.name: a.overrides for a in p.arms},
+            "evaluation": p.evaluation, "folds": p.folds, "partial": p.partial, "threads": cfg.threads,
+            "results": results, "cost": cost, "missing": missing,
+            "failed": {t.label: failed[t.key] for t in tasks if t.key in failed},
+            "tasks": {t.label: str(store.folder(t.key)) for t in tasks}}
+
+
+def run_sweep(cfg: SweepConfig, *, log: Log | None = None) -> dict:
+    """The whole sweep (module docstring); returns ``sweep.json``'s content."""
+    from mfdan.sweep.clusters import open_client
+
+    cfg = replace(cfg, store=Path(cfg.store).resolve())
+    if cfg.threads < 1:
+        raise ValueError("--threads: at least 1 (train.threads of every task)")
+    store = Store(cfg.store)
+    source_label = load_set(cfg.set, repo=cfg.repo.resolve()).label
+    run_dir = store.run_folder(cfg.name or source_label)
+    log = log or Log()
+    log.attach(run_dir / "sweep.log")
+    try:
+        p = plan(cfg, log)
+        log(f"{p.source.label}: {len(p.arms)} arm(s) × {len(p.seeds)} seed(s) × "
+            f"{sorted({len(f) for f in p.folds.values()})} fold(s)")
+        with open_client(scheduler=cfg.scheduler, cluster=cfg.cluster, cluster_config=cfg.cluster_config,
+                         workers=cfg.workers, threads=cfg.threads, log=log) as client:
+            devices = {(v.get("train") or {}).get("device", "auto") for v in p.values.values()}
+            files = tuple(code_files(cfg.repo.resolve()))
+            envs = worker_environment(client, devices, files, code_digest(cfg.repo.resolve(), list(files)),
+                                      wait_s=None if cfg.cluster else 600, log=log)
+            tasks = make_tasks(cfg, p, envs, files)
+            todo = [t for t in tasks if not store.has(t.key, weights=cfg.weights)]
+            log(f"{len(tasks) - len(todo)} task(s) already in {cfg.store}, {len(todo)} to train; workers: "
+                f"{', '.join(sorted({json.dumps(e, sort_keys=True) for e in envs.values()}))}")
+            failed = execute(client, todo, store, log) if todo else {}
+        result = summarise(cfg, p, tasks, store, failed)
+        (run_dir / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
+        (run_dir / "table.md").write_text(markdown(result) + "\n")
+        log(f"wrote {run_dir / 'table.md'} and sweep.json")
+        return result
+    except KeyboardInterrupt:  # outside the task loop (building a set, starting workers): nothing half-written
+        raise SweepInterrupted("interrupted before the tasks ran; the same command resumes") from None
+    finally:
+        log.close()

@@ -1,0 +1,373 @@
+"""`mfdan sweep` on a real Dask engine: an embedded LocalCluster with two worker processes equals the
+single-process run byte for byte; `dask scheduler` and `dask worker` processes on loopback, used through
+--scheduler, give the same results; a worker killed mid-task loses nothing; Ctrl-C keeps every finished fold;
+a task that raises is retried once and named. Plus the parts that need no engine: arms, seeds, keys, the
+store, the cluster file and the batch script dask-jobqueue would submit."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mfdan.sweep import arms as arms_mod
+from mfdan.sweep import clusters
+from mfdan.sweep.sets import preprocessing, workspace_params
+from mfdan.sweep.store import Store
+from mfdan.sweep.table import score
+from mfdan.sweep.tasks import environment, task_key
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+# --- no engine ----------------------------------------------------------------------------------------------
+def test_arms_and_seeds(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model.arch: ststnet\ntrain.lr: 5.0e-5\n")
+    a = arms_mod.parse_arm(f"st:@{recipe},data.evaluation=hde,train.epochs=3")
+    assert a.overrides == {"model.arch": "ststnet", "train.lr": 5e-5, "data.evaluation": "hde", "train.epochs": 3}
+    assert arms_mod.parse_arm("self_only").overrides == {"model.flow_driven": False}
+    assert arms_mod.parse_arm("base:").overrides == {}
+    assert arms_mod.parse_arm("x:model.flow_driven=false").overrides == {"model.flow_driven": False}
+    for bad, msg in (("nope", "not a named arm"), ("x:train.lr", "not key=value"), ("x:@missing.yaml", "not found"),
+                     ("a b:", "the name")):
+        with pytest.raises(ValueError, match=msg):
+            arms_mod.parse_arm(bad, base_dir=tmp_path)
+    with pytest.raises(ValueError, match="repeated"):
+        arms_mod.parse_arms(["a:", "a:train.lr=1"])
+    assert arms_mod.parse_seeds("0-2,7,1") == [0, 1, 2, 7]
+    for bad in ("3-1", "a", "1-"):
+        with pytest.raises(ValueError):
+            arms_mod.parse_seeds(bad)
+    names = [s.split(":")[0] for s in arms_mod.comparison_arms(["loso", "hde"], ["ststnet"])]
+    assert names == ["mfdan", "ststnet", "mfdan_hde", "ststnet_hde"]
+    assert all(Path(REPO / s.split("@")[1].split(",")[0]).is_file()
+               for s in arms_mod.comparison_arms(["loso"]) if "@" in s)
+
+
+def test_task_keys_cover_what_bytes_depend_on(tmp_path):
+    """make_tasks's keys change with the seed, train.threads, a cache's hash, a library version, the CPU
+    capability and any file of the train stage's code; not with code the task does not run, nor --weights."""
+    from tests.test_pipeline_e2e import copy_repo
+
+    from mfdan.sweep.engine import Plan, SweepConfig, make_tasks
+    from mfdan.sweep.sets import Caches, SetSource
+    from mfdan.sweep.tasks import code_digest, code_files
+
+    repo = copy_repo(tmp_path)
+    values = yaml.safe_load((repo / "params.yaml").read_text())
+    hashes = {"data/cache.h5": "c1", "data/magnified.h5": "m1", "models/magnet/magnet.pth": "w1"}
+    files = tuple(code_files(repo))
+
+    def keys(threads=1, seeds=(0,), cache="c1", env_extra=None, weights=False) -> list[str]:
+        env = {**environment("cpu"), "code": code_digest(repo, list(files)), **(env_extra or {})}
+        caches = Caches(repo, repo / "c.h5", repo / "m.h5", hashes | {"data/cache.h5": cache})
+        plan = Plan(SetSource("demo", values), [arms_mod.Arm("a", {})], list(seeds), {"a": ["casme2_sub02"]},
+                    {"a": "loso"}, {"a": caches}, {"a": values})
+        cfg = SweepConfig(repo=repo, threads=threads, weights=weights)
+        return [t.key for t in make_tasks(cfg, plan, {"auto": env}, files)]
+
+    base = keys()
+    changed = [keys(threads=2), keys(seeds=(1,)), keys(cache="c2"), keys(env_extra={"adan-pytorch": "9"}),
+               keys(env_extra={"cpu_capability": "DEFAULT"})]
+    assert len({k[0] for k in [base, *changed]}) == len(changed) + 1
+    assert keys(weights=True) == base  # keeping the weights does not change the bytes trained
+    (repo / "mfdan/predict/predictor.py").write_text("# not code a fold runs\n")
+    assert keys() == base
+    loop = repo / "mfdan/train/loop.py"
+    loop.write_text(loop.read_text() + "\n# one more line\n")
+    assert keys() != base
+    assert "mfdan/train" in files and "pipeline/train.py" in files and "mfdan/sweep/tasks.py" in files
+
+
+def test_preprocessing_and_workspace_params(tmp_path):
+    values = yaml.safe_load((REPO / "params.yaml").read_text())
+    values["data"]["roots"]["samm"] = "../elsewhere/SAMM"
+    values["data"]["evaluation"] = "hde"
+    pre = preprocessing(values)
+    assert "train" not in pre and "model" not in pre and "evaluation" not in pre["data"] and "flow" in pre
+    ws = workspace_params(values | {"train": {"lr": 1.0}}, values, repo=REPO)
+    assert ws["train"] == values["train"]  # the set's training sections, not the arm's
+    assert ws["data"]["roots"]["casme2"] == "data/raw/casme2"  # inside the synth stage's output: kept
+    assert ws["data"]["roots"]["samm"] == str((REPO / "../elsewhere/SAMM").resolve())
+
+
+def test_store_is_complete_or_absent(tmp_path):
+    store = Store(tmp_path)
+    assert store.get("ab" * 32) is None
+    store.put({"key": "ab" * 32, "arm": "a"}, {"predictions.csv": b"x"})
+    assert store.get("ab" * 32)["arm"] == "a" and (store.folder("ab" * 32) / "predictions.csv").read_bytes() == b"x"
+
+    class Boom(dict):
+        def items(self):
+            yield "predictions.csv", b"partial"
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.put({"key": "cd" * 32}, Boom())
+    assert store.get("cd" * 32) is None and not list((tmp_path / "tasks").rglob("*.tmp"))
+
+
+def test_score_is_evaluate_s():
+    rows = [{"sample_id": str(i), "dataset": d, "label": y, "pred": p, "prob_negative": "0", "prob_positive": "0",
+             "prob_surprise": "0"} for i, (d, y, p) in enumerate(
+        [("casme2", "negative", "negative"), ("casme2", "positive", "negative"), ("samm", "surprise", "surprise"),
+         ("samm", "positive", "positive")])]
+    s = score(rows)
+    # negative: F1 2/3, positive: 2/3, surprise: 1 -> UF1 7/9; recalls 1, 1/2, 1 -> UAR 5/6
+    assert s["uf1"] == pytest.approx(7 / 9) and s["uar"] == pytest.approx(5 / 6) and s["samples"] == 4
+    # per dataset, a class neither labelled nor predicted there is left out (as evaluate does)
+    assert s["per_dataset"]["samm"] == {"uf1": 1.0, "uar": 1.0}
+    assert s["per_dataset"]["casme2"]["uf1"] == pytest.approx(1 / 3) and s["per_dataset"]["casme2"]["uar"] == 0.5
+
+
+def test_cluster_file_and_job_script(tmp_path):
+    cfg = tmp_path / "slurm.yaml"
+    cfg.write_text(yaml.safe_dump({"cores": 4, "processes": 2, "memory": "16GB", "walltime": "02:00:00",
+                                   "queue": "gpu", "gpus": 1, "jobs": 3, "account": "mer-lab",
+                                   "job_script_prologue": ["source /shared/mfdan/.venv/bin/activate"]}))
+    opts, jobs = clusters.cluster_options("slurm", cfg)
+    assert jobs == 3 and opts["job_extra_directives"] == ["--gres=gpu:1"]
+    script = clusters.job_script("slurm", cfg)
+    for want in ("#SBATCH -p gpu", "#SBATCH --gres=gpu:1", "#SBATCH -A mer-lab", "#SBATCH -t 02:00:00",
+                 "source /shared/mfdan/.venv/bin/activate", "--nworkers 2", "--nthreads 2"):
+        assert want in script, (want, script)
+    pbs = clusters.job_script("pbs", cfg)
+    assert "#PBS -q gpu" in pbs and "#PBS -l ngpus=1" in pbs
+    cfg.write_text("cores: 4\nmemory: 8GB\npartition: gpu\n")
+    with pytest.raises(ValueError, match=rf"{cfg}: unknown key\(s\) \['partition'\]"):
+        clusters.cluster_options("slurm", cfg)
+    cfg.write_text("memory: 8GB\n")
+    with pytest.raises(ValueError, match="needs `cores`"):
+        clusters.cluster_options("slurm", cfg)
+    # the CLI prints it and submits nothing
+    cfg.write_text("cores: 2\nmemory: 4GB\nqueue: short\n")
+    out = subprocess.run([BIN / "mfdan", "sweep", "--cluster", "slurm", "--cluster-config", str(cfg), "--job-script"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "#SBATCH -p short" in out.stdout and "distributed.cli.dask_worker" in out.stdout
+
+
+# --- on a real engine -----------------------------------------------------------------------------------------
+def env_for(repo: Path) -> dict:
+    # the workers import the temporary repository's own copy of mfdan, as the set's DVC stages do
+    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo))
+
+
+def sweep_cmd(*extra: str, store: Path) -> list[str]:
+    return [str(BIN / "mfdan"), "sweep", "--set", "tiny.yaml", "--arm", "base:", "--arm", "self_only",
+            "--seeds", "0-1", "--store", str(store), "--json", *extra]
+
+
+def run(cmd: list, repo: Path, **kw) -> subprocess.CompletedProcess:
+    res = subprocess.run(cmd, cwd=repo, env=env_for(repo), capture_output=True, text=True, **kw)
+    assert res.returncode == 0, f"{cmd}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def tasks_of(result: dict) -> dict[str, dict[str, bytes]]:
+    """task label -> its stored files (task.json, which names the worker, left out)."""
+    return {label: {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.name != "task.json"}
+            for label, folder in result["tasks"].items()}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A temporary project with a tiny params file, and a first sweep on it: two workers of an embedded
+    LocalCluster, the weights kept."""
+    from tests.test_pipeline_e2e import copy_repo, tiny_params
+
+    tmp = tmp_path_factory.mktemp("sweep")
+    repo = copy_repo(tmp)
+    (repo / "tiny.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    res = run(sweep_cmd("--workers", "2", "--weights", store=tmp / "local"), repo)
+    return repo, tmp, json.loads(res.stdout), res.stderr
+
+
+@pytest.mark.slow
+def test_local_cluster_equals_single_process_train_stage(tiny):
+    repo, tmp, result, log = tiny
+    assert "local: 2 worker process(es)" in log and "8 to train" in log
+    assert set(result["results"]) == {"base", "self_only"} and set(result["results"]["base"]) == {"0", "1"}
+    # every task again, one after another in one process, by the train@ stage's own function
+    ws = next((tmp / "local" / "sets").iterdir())
+    script = (
+        "import json, sys, yaml\n"
+        "from pathlib import Path\n"
+        "from mfdan.core.params import Params, apply_overrides\n"
+        "from mfdan.sweep.arms import parse_arm\n"
+        "from mfdan.train import train_stage\n"
+        f"ws = Path({str(ws)!r}); base = yaml.safe_load(Path('tiny.yaml').read_text())\n"
+        "for label in json.loads(sys.argv[1]):\n"
+        "    arm, _, seed, fold = label.split(' ')\n"
+        "    ov = parse_arm('self_only' if arm == 'self_only' else 'base:').overrides\n"
+        "    v = apply_overrides(base, ov | {'train.seed': int(seed), 'train.threads': 1})\n"
+        "    train_stage.run(params=Params(v), fold=fold, cache=ws / 'data/cache.h5',\n"
+        f"                    magnified=ws / 'data/magnified.h5', out=Path({str(tmp / 'single')!r}) / label)\n")
+    run([sys.executable, "-c", script, json.dumps(sorted(result["tasks"]))], repo)
+    stored = tasks_of(result)
+    for label, files in stored.items():
+        single = {p.name: p.read_bytes() for p in (tmp / "single" / label).iterdir()}
+        assert set(files) == {"predictions.csv", "curve.csv", "meta.json", "model.pt"}
+        assert files == single, label  # byte for byte, the weights included
+    # the same command again reuses every task
+    again = run(sweep_cmd("--workers", "2", "--weights", store=tmp / "local"), repo)
+    assert "8 task(s) already in" in again.stderr and "0 to train" in again.stderr
+    assert json.loads(again.stdout)["results"] == result["results"]
+    # a changed setting is another task: the stored results are not reused for it
+    changed = run(sweep_cmd("--workers", "1", "--threads", "2", "--folds", result["folds"]["base"][0],
+                            store=tmp / "local"), repo)
+    assert "0 task(s) already in" in changed.stderr
+
+
+def start_dask(tmp: Path, repo: Path, workers: int = 2) -> tuple[str, list[subprocess.Popen]]:
+    """`dask scheduler` and `dask worker` (with nannies) as processes on loopback, as a user starts them."""
+    sched_file = tmp / f"scheduler-{time.monotonic_ns()}.json"
+    logs = tmp / "dask-logs"
+    logs.mkdir(exist_ok=True)
+    procs = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched_file)], cwd=repo, env=env_for(repo),
+                              stdout=(logs / "scheduler.log").open("w"), stderr=subprocess.STDOUT)]
+    for _ in range(300):
+        if sched_file.is_file() and sched_file.stat().st_size:
+            break
+        time.sleep(0.1)
+    address = json.loads(sched_file.read_text())["address"]
+    procs.append(subprocess.Popen([BIN / "dask", "worker", address, "--nworkers", str(workers), "--nthreads", "1",
+                                   "--no-dashboard", "--host", "127.0.0.1"], cwd=repo, env=env_for(repo),
+                                  stdout=(logs / "workers.log").open("w"), stderr=subprocess.STDOUT))
+    return address, procs
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for p in reversed(procs):
+        p.send_signal(signal.SIGINT)
+    for p in reversed(procs):
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@pytest.mark.slow
+def test_scheduler_and_worker_processes_give_the_same_results_and_survive_a_killed_worker(tiny):
+    from distributed import Client
+
+    repo, tmp, result, _ = tiny
+    address, procs = start_dask(tmp, repo)
+    try:
+        res = run(sweep_cmd("--scheduler", address, "--weights", store=tmp / "remote"), repo)
+        remote = json.loads(res.stdout)
+        assert f"scheduler {address}" in res.stderr
+        assert remote["results"] == result["results"] and tasks_of(remote) == tasks_of(result)
+
+        # kill the worker process that is executing a task, once one is; the sweep still finishes, equal
+        sweep = subprocess.Popen(sweep_cmd("--scheduler", address, "--weights", store=tmp / "killed"), cwd=repo,
+                                 env=env_for(repo), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with Client(address, timeout="30s") as watcher:
+            killed = None
+            deadline = time.monotonic() + 240
+            while killed is None and time.monotonic() < deadline and sweep.poll() is None:
+                busy = watcher.run(lambda dask_worker: [str(ts.key) for ts in dask_worker.state.executing])
+                for addr, keys in busy.items():
+                    if any(k.startswith("fold-") for k in keys):
+                        pid = watcher.run(os.getpid, workers=[addr])[addr]
+                        os.kill(pid, signal.SIGKILL)
+                        killed = (addr, keys)
+                        break
+                time.sleep(0.05)
+        out, err = sweep.communicate(timeout=600)
+        assert killed is not None, "no task was seen executing"
+        assert sweep.returncode == 0, err
+        after = json.loads(out)
+        assert after["results"] == result["results"] and tasks_of(after) == tasks_of(result), killed
+    finally:
+        stop(procs)
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_folds_and_the_rerun_resumes(tiny):
+    repo, tmp, result, _ = tiny
+    store = tmp / "interrupted"
+    sweep = subprocess.Popen(sweep_cmd("--workers", "1", "--weights", store=store), cwd=repo, env=env_for(repo),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and sweep.poll() is None and not list(store.glob("tasks/*/*/task.json")):
+        time.sleep(0.1)
+    sweep.send_signal(signal.SIGINT)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err
+    kept = list(store.glob("tasks/*/*/task.json"))
+    assert 1 <= len(kept) < 8 and "The same command resumes" in err
+    assert not list(store.rglob("*.tmp"))  # nothing half-written
+    for info in kept:
+        assert {p.name for p in info.parent.iterdir()} == {"task.json", "predictions.csv", "curve.csv", "meta.json",
+                                                          "model.pt"}
+    res = run(sweep_cmd("--workers", "1", "--weights", store=store), repo)
+    assert f"{len(kept)} task(s) already in" in res.stderr
+    assert tasks_of(json.loads(res.stdout)) == tasks_of(result)
+
+
+@pytest.mark.slow
+def test_a_failing_task_is_retried_once_and_named(tiny):
+    from dataclasses import replace
+
+    from distributed import Client, LocalCluster
+
+    from mfdan.sweep.engine import Log, execute
+    from mfdan.sweep.tasks import Task
+
+    repo, tmp, result, _ = tiny
+    ws = next((tmp / "local" / "sets").iterdir())
+    values = yaml.safe_load((repo / "tiny.yaml").read_text())
+    values["train"] |= {"threads": 1}
+    fold = result["folds"]["base"][0]
+    from mfdan.sweep.tasks import code_files
+
+    files = tuple(code_files(REPO))
+    good = Task("base", 0, fold, values, str(ws / "data/cache.h5"), str(ws / "data/magnified.h5"), "a" * 64,
+                environment("auto", files), files=files)
+    bad = replace(good, cache=str(tmp / "no-such-cache.h5"), key="b" * 64, arm="broken")
+    lines: list[str] = []
+
+    class Lines(Log):
+        def __call__(self, line: str) -> None:
+            lines.append(line)
+
+    store = Store(tmp / "failing")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"PYTHONPATH": str(repo)}) as cl, Client(cl) as client:
+        # polling every 0.2 s: the good task outlasts several polls that see nothing finish
+        failed = execute(client, [bad, good], store, Lines(), poll_s=0.2)
+    assert list(failed) == ["b" * 64] and "no-such-cache.h5" in failed["b" * 64]
+    assert store.get("a" * 64) is not None and store.get("b" * 64) is None
+    assert any("broken seed 0" in x and "submitting it once more" in x for x in lines)
+    assert any("broken seed 0" in x and "failed again" in x for x in lines)
+    # progress lines while nothing finished (the retry waits behind the good task on the one worker)
+    assert sum(x.startswith("sweep: 0/2 done, 1 running") for x in lines) >= 2, lines
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("sbatch") is None, reason="no sbatch here (a one-node SLURM: .ci/slurm-one-node.sh)")
+def test_a_sweep_through_slurm_equals_the_local_one(tiny):
+    """`--cluster slurm`: dask-jobqueue submits two one-core jobs to a real (one-node) SLURM; same bytes."""
+    up = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    if up.returncode or not any(s in up.stdout for s in ("idle", "mixed", "allocated")):
+        pytest.skip(f"sbatch is installed but no SLURM node is up: {up.stdout.strip() or up.stderr.strip()}")
+    repo, tmp, result, _ = tiny
+    cfg = tmp / "slurm.yaml"
+    cfg.write_text(yaml.safe_dump({"cores": 1, "processes": 1, "memory": "3GB", "walltime": "00:20:00",
+                                   "jobs": 2, "log_directory": str(tmp / "slurm-logs")}))
+    res = run(sweep_cmd("--cluster", "slurm", "--cluster-config", str(cfg), "--weights", store=tmp / "slurm"), repo,
+              timeout=900)
+    assert "slurm: 2 job(s) submitted" in res.stderr
+    through = json.loads(res.stdout)
+    assert through["results"] == result["results"] and tasks_of(through) == tasks_of(result)
+    assert list((tmp / "slurm-logs").glob("*.err"))  # the jobs really ran (their logs)
