@@ -371,3 +371,64 @@ def test_a_sweep_through_slurm_equals_the_local_one(tiny):
     through = json.loads(res.stdout)
     assert through["results"] == result["results"] and tasks_of(through) == tasks_of(result)
     assert list((tmp / "slurm-logs").glob("*.err"))  # the jobs really ran (their logs)
+
+
+@pytest.mark.slow
+def test_a_foreign_worker_is_refused_at_the_start_and_retired_when_it_joins_later(tiny):
+    """A worker whose CPU capability differs (ATEN_CPU_CAPABILITY=default) would train other bytes: at the
+    start the sweep refuses the mix; one that joins a running sweep refuses its tasks, is retired, and the
+    tasks are trained by the others (stored once, equal to the local run's)."""
+    from distributed import Client, LocalCluster
+
+    from mfdan.sweep.engine import Log, execute
+    from mfdan.sweep.tasks import Task, code_digest, code_files
+
+    repo, tmp, result, _ = tiny
+    address, procs = start_dask(tmp, repo, workers=1)
+    foreign_env = env_for(repo) | {"ATEN_CPU_CAPABILITY": "default"}
+    try:
+        procs.append(subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--host", "127.0.0.1"], cwd=repo, env=foreign_env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=120)
+        res = subprocess.run(sweep_cmd("--scheduler", address, store=tmp / "mixed"), cwd=repo, env=env_for(repo),
+                             capture_output=True, text=True)
+        assert res.returncode == 2 and "the workers differ" in res.stderr and "DEFAULT" in res.stderr, res.stderr
+    finally:
+        stop(procs)
+
+    # a running sweep that a foreign worker joins
+    ws = next((tmp / "local" / "sets").iterdir())
+    values = yaml.safe_load((repo / "tiny.yaml").read_text())
+    values["train"] |= {"threads": 1, "seed": 0}
+    files = tuple(code_files(REPO))
+    env = environment("auto", files)
+    assert env["code"] == code_digest(REPO, list(files))
+    tasks = [Task("base", 0, f, values, str(ws / "data/cache.h5"), str(ws / "data/magnified.h5"), f"{i}" * 64, env,
+                  files=files) for i, f in enumerate(result["folds"]["base"])]
+    lines: list[str] = []
+
+    class Lines(Log):
+        def __call__(self, line: str) -> None:
+            lines.append(line)
+
+    store = Store(tmp / "joined")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env={"PYTHONPATH": str(REPO)}) as cl, Client(cl) as client:
+        late = subprocess.Popen([BIN / "dask", "worker", cl.scheduler_address, "--nthreads", "1", "--no-dashboard",
+                                 "--host", "127.0.0.1"], cwd=REPO, env=foreign_env | {"PYTHONPATH": str(REPO)},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            client.wait_for_workers(2, timeout=120)
+            failed = execute(client, tasks, store, Lines(), poll_s=0.5)
+        finally:
+            late.kill()
+    assert failed == {}
+    for t in tasks:
+        stored = {p.name: p.read_bytes() for p in store.folder(t.key).iterdir() if p.name not in ("task.json", "model.pt")}
+        local = {p.name: p.read_bytes() for p in Path(result["tasks"][f"base seed 0 {t.fold}"]).iterdir()
+                 if p.name not in ("task.json", "model.pt")}
+        assert stored == local, t.fold
+    if any("retiring that worker" in x for x in lines):  # the foreign worker got a task (it usually does)
+        assert any("DEFAULT" in x for x in lines)

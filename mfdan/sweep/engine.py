@@ -210,9 +210,12 @@ def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float =
     futures: dict[Any, Task] = {}
     failed: dict[str, str] = {}
 
+    submitted = iter(range(1, 1 << 62))
+
     def submit(task: Task) -> None:
         attempts[task.key] = attempts.get(task.key, 0) + 1
-        fut = client.submit(run_task, task, key=f"fold-{task.key[:16]}-{attempts[task.key]}", pure=False)
+        # a Dask key per submission: a key used before would hand back that (failed) future
+        fut = client.submit(run_task, task, key=f"fold-{task.key[:16]}-{next(submitted)}", pure=False)
         futures[fut] = task
 
     unique = {t.key: t for t in todo}  # two arms with the same params are one task
