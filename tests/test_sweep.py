@@ -22,7 +22,7 @@ from mfdan.sweep import clusters
 from mfdan.sweep.sets import preprocessing, workspace_params
 from mfdan.sweep.store import Store
 from mfdan.sweep.table import score
-from mfdan.sweep.tasks import environment, task_key
+from mfdan.sweep.tasks import environment
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
