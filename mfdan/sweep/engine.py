@@ -230,7 +230,7 @@ def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float =
                 finished, _ = wait(list(futures), timeout=poll_s, return_when="FIRST_COMPLETED")
             except (TimeoutError, asyncio.TimeoutError):  # nothing finished in poll_s (wait raises, not returns)
                 finished = set()
-            except (asyncio.CancelledError, CancelledError):  # a future was cancelled (the scheduler lost it): looked at below, one by one
+            except (asyncio.CancelledError, CancelledError):  # the scheduler lost a future: each one looked at below
                 finished = {f for f in futures if f.status in ("cancelled", "error", "finished")}
             for fut in finished:
                 task = futures.pop(fut)
@@ -261,8 +261,8 @@ def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float =
             now = time.perf_counter()
             if finished or now - last_line > 2 * poll_s:
                 last_line = now
-                # a worker holds up to ~1.1 × its threads; as many as it has threads are executing
-                running = sum(min(len(v), 1) for v in client.processing().values())  # one at a time each
+                # a worker may hold more tasks than it runs: it executes one at a time (tasks.run_task's lock)
+                running = sum(min(len(v), 1) for v in client.processing().values())
                 elapsed = now - t0
                 ok = done - len(failed)
                 left = f"{elapsed / done * (total - done) / 60:.1f} min left" if done else "time left: after the first"
