@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.protocols import DATASETS, PROTOCOLS
+from mfdan.data.protocols import DATASET_PROTOCOL, DATASETS, PROTOCOLS
 
 app = typer.Typer(
     name="mfdan",
@@ -25,7 +25,7 @@ app = typer.Typer(
 
 # choice lists come from their one definition: the generator's layouts and the protocol table
 Layout = Enum("Layout", {name: name for name in (*DATASETS, "all")}, type=str)
-ValidateTarget = Enum("ValidateTarget", {name: name for name in PROTOCOLS}, type=str)
+ValidateTarget = Enum("ValidateTarget", {name: name for name in (*PROTOCOLS, *DATASET_PROTOCOL)}, type=str)
 
 
 def _fail(exc: Exception) -> None:
@@ -40,7 +40,8 @@ def _usage(message: str) -> None:
 
 @app.command()
 def synth(
-    layout: Annotated[Layout, typer.Option(help="Native layout to write; 'all' writes casme2/, samm/, smic/.")],
+    layout: Annotated[Layout, typer.Option(help="Native layout to write; 'all' writes one folder per synth.layouts entry "
+                                                    "(casme2/, samm/, smic/ by default).")],
     out: Annotated[Path, typer.Option(help="Folder to create (must not exist unless --overwrite).")],
     params: Annotated[Optional[Path], typer.Option(help="Take the generator settings from this params.yaml's "
                                                         "'synth' section.")] = None,
@@ -69,7 +70,8 @@ def synth(
 @app.command()
 def validate(
     dataset: Annotated[ValidateTarget, typer.Option(help="Dataset, or protocol (composite needs casme2/, samm/, "
-                                                         "smic/ under ROOT).")],
+                                                         "smic/ under ROOT; composite_all takes whichever of the six "
+                                                         "dataset folders ROOT holds).")],
     root: Annotated[Path, typer.Option(help="Dataset folder in its native layout.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
 ) -> None:
@@ -89,14 +91,19 @@ def protocols(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
                                                               "count.")] = False) -> None:
     """Print each protocol's reference sample count per class (what a complete copy of the dataset(s) holds;
     casme2 / samm / smic are MFDAN's Table II sets)."""
-    from mfdan.data.protocols import reference_counts
+    from mfdan.data.protocols import PUBLISHED_TOTALS, reference_counts
 
     counts = reference_counts()
     if as_json:
         typer.echo(json.dumps(counts))
         return
     for name, per_class in counts.items():
-        typer.echo(f"{name:<11} {sum(per_class.values()):>4}  " + "  ".join(f"{c} {n}" for c, n in per_class.items()))
+        if None in per_class.values():
+            typer.echo(f"{name:<13}    ?  " + "  ".join(per_class) + "  (no public per-sample list; "
+                       + ", ".join(f"{d} {PUBLISHED_TOTALS[d]} published" for d in PROTOCOLS[name].datasets
+                                   if d in PUBLISHED_TOTALS) + ")")
+            continue
+        typer.echo(f"{name:<13} {sum(per_class.values()):>4}  " + "  ".join(f"{c} {n}" for c, n in per_class.items()))
 
 
 @app.command()

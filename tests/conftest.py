@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny generated datasets in the three native layouts (built once per session)."""
+"""Shared fixtures: tiny generated datasets in the six native layouts (built once per session)."""
 from __future__ import annotations
 
 import shutil
@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from mfdan.data.protocols import DATASETS
 from mfdan.synth.generator import SynthConfig, synthesize
 
 TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, geometry="compact",
-                   frame_size=192)
+                   frame_size=192, layouts=DATASETS)
 
 
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory) -> Path:
-    """``ROOT/{casme2,samm,smic}`` written by the generator, with its plans in ``ROOT/plans``."""
+    """``ROOT/{casme2,samm,smic,casme3,mmew,casme}`` written by the generator, with its plans in ``ROOT/plans``."""
     root = tmp_path_factory.mktemp("synth") / "all"
     plans = synthesize("all", root, TINY)
     (root.parent / "plans.txt").write_text("\n".join(f"{p.layout} {p.subject} {p.sample}" for p in plans))

@@ -214,7 +214,7 @@ def write(root: Path = REPO) -> None:
         body = st["do"] if "foreach" in st else st
         other = [d for d in body.get("deps") or [] if not (isinstance(d, str) and d.startswith(CODE_ROOTS))]
         body["deps"] = listed(closure(script_of(body), root), root) + other
-    text = yaml.safe_dump(spec, sort_keys=False, width=120, default_flow_style=False)
+    text = yaml.safe_dump(spec, sort_keys=False, width=120, default_flow_style=False, allow_unicode=True)
     text = re.sub(r"\n(  [a-z_]+:\n)", r"\n\n\1", text).replace("\nplots:", "\n\nplots:")
     (root / "dvc.yaml").write_text(HEADER + text)
 

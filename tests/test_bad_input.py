@@ -17,7 +17,7 @@ def _first_clip(root, layout):
     return s
 
 
-@pytest.mark.parametrize("layout", ["casme2", "samm", "smic"])
+@pytest.mark.parametrize("layout", ["casme2", "samm", "smic", "casme3", "mmew", "casme"])
 def test_missing_frame_names_the_file(dataset_copy, layout):
     root = dataset_copy(layout)
     s = _first_clip(root, layout)

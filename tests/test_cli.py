@@ -14,7 +14,7 @@ def test_help_lists_the_commands():
     assert "synth" in out and "validate" in out and "Usage" in out
 
 
-@pytest.mark.parametrize("layout", ["casme2", "samm", "smic"])
+@pytest.mark.parametrize("layout", ["casme2", "samm", "smic", "casme3", "mmew", "casme"])
 def test_synth_then_validate_round_trips(tmp_path, layout):
     runner = CliRunner()
     out = tmp_path / layout

@@ -159,7 +159,8 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     sh("dvc plots show -o plots_out", repo)
     html = (repo / "plots_out" / "index.html").read_text()
     # Fig. 5: one confusion file per dataset and for all samples; DVC renders those with rows (CASME II here)
-    assert sorted(p.name for p in (repo / "metrics/confusion").iterdir()) == ["all.csv", "casme2.csv", "samm.csv",
+    assert sorted(p.name for p in (repo / "metrics/confusion").iterdir()) == ["all.csv", "casme.csv", "casme2.csv",
+                                                                               "casme3.csv", "mmew.csv", "samm.csv",
                                                                                "smic.csv"]
     for title in ("all samples", "CASME II"):
         assert f"Fig. 5: confusion, {title}" in html
@@ -178,3 +179,50 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     sh("git checkout -q -- . && dvc checkout -q", repo)
     exp = sh("dvc exp run -S flow.tau=0.2", repo)
     assert ran(exp) == {"flow", "pack", "evaluate", "gradcam", "train_final"} | {f"train@{f}" for f in folds}, exp
+
+
+def test_composite_all_over_six_layouts_and_an_absent_dataset(tmp_path):
+    """`dvc repro` under composite_all over the six generated layouts runs one read@<dataset> stage each and LOSO
+    over every subject; dropping a dataset from data.roots drops its stage and its samples, with no missing
+    dependency and no error, and leaves nothing stale."""
+    from mfdan.data.protocols import DATASETS
+
+    repo = copy_repo(tmp_path)
+    p = tiny_params()
+    six = list(DATASETS)
+    synth = SynthConfig(seed=1, subjects=1, samples_per_subject=3, others_per_subject=0, max_frames=5,
+                        geometry="compact", frame_size=160)
+    p["synth"] |= {"layouts": six, "subjects": 1}
+    p["data"] |= {"protocol": "composite_all", "roots": {d: f"data/raw/{d}" for d in six}}
+    p["folds"] = sorted({f"{d}_{c.subject}" for d in six for c in plan_layout(d, synth)})
+    (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    sh("git init -q -b main && git add -A && git commit -qm init", repo)
+    out = sh("dvc repro", repo)
+    assert ran(out) >= {f"read@{d}" for d in six} | {"index"} | {f"train@{f}" for f in p["folds"]}, out
+    loso = json.loads((repo / "metrics/loso.json").read_text())
+    assert sorted(loso["per_dataset"]) == sorted(six) and loso["complete"] is True
+    assert json.loads((repo / "metrics/dataset.json").read_text())["datasets"] == six
+    sh("git add -A && git commit -qm six", repo)
+
+    # a lab without MMEW: remove it from data.roots (and its fold)
+    p["data"]["roots"].pop("mmew")
+    p["folds"] = [f for f in p["folds"] if not f.startswith("mmew_")]
+    (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    stale = (repo / "data/read/mmew.json").read_text()  # the earlier run's records stay on disk...
+    out = sh("dvc repro", repo)
+    assert not any(s.startswith("read@") for s in ran(out)) and "index" in ran(out), out
+    index = json.loads((repo / "data/index.json").read_text())
+    assert {r["dataset"] for r in index["samples"]} == set(six) - {"mmew"}  # ...and are not read
+    assert (repo / "data/read/mmew.json").read_text() == stale
+    loso = json.loads((repo / "metrics/loso.json").read_text())
+    assert "mmew" not in loso["per_dataset"] and loso["complete"] is True
+    assert "up to date" in sh("dvc status", repo)
+
+    # a frame changed in place reaches the index (its SHA-256) and everything after it
+    frame = Path(index["samples"][0]["frames"][0])
+    frame = frame if frame.is_absolute() else repo / frame
+    data = bytearray(frame.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of one frame
+    frame.write_bytes(bytes(data))
+    status = sh("dvc status", repo)
+    assert "read@" in status and "changed deps" in status

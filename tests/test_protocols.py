@@ -92,7 +92,7 @@ def test_cli_protocols_json_prints_the_reference_counts():
 
 def test_unknown_protocol_names_the_choices():
     with pytest.raises(ValueError, match="composite"):
-        get_protocol("casme3")
+        get_protocol("casme4")
 
 
 def test_smic_name_conversion_round_trips():

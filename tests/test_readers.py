@@ -9,7 +9,7 @@ from mfdan.data.readers import casme2, read_dataset, samm, smic
 from mfdan.data.images import read_image
 from mfdan.data.protocols import GROUP_3
 
-LAYOUTS = ("casme2", "samm", "smic")
+LAYOUTS = ("casme2", "samm", "smic", "casme3", "mmew", "casme")
 
 
 def manifest(root):

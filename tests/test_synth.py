@@ -125,7 +125,8 @@ def test_apex_amplitude_is_subtle():
 
 
 @pytest.mark.parametrize("layout,shape,suffix", [("casme2", (480, 640, 3), ".jpg"), ("samm", (1088, 2040), ".jpg"),
-                                                 ("smic", (230, 190, 3), ".bmp")])
+                                                 ("smic", (230, 190, 3), ".bmp"), ("casme3", (720, 1280, 3), ".jpg"),
+                                                 ("mmew", (1080, 1920, 3), ".jpg"), ("casme", (720, 1280, 3), ".jpg")])
 def test_release_geometry(tmp_path, layout, shape, suffix):
     """Each layout is written at its release's frame size and colour, read back by our readers, and SAMM's
     face lies inside the paper's 420×420 centre crop."""
@@ -239,3 +240,12 @@ def test_background_outside_the_face_window_is_coarse_and_the_window_is_not():
     assert corner.size and np.array_equal(corner, np.repeat(np.repeat(corner[::st, ::st], st, 0), st, 1))
     face = ident.image[y0:y1, x0:x1]
     assert not np.array_equal(face[:st * 4, :st * 4], np.repeat(np.repeat(face[:st * 4:st, :st * 4:st], st, 0), st, 1))
+
+
+def test_casme_sections_have_both_cameras_sizes(tmp_path):
+    """CASME's Section A (sub01-sub07) is 1280×720, Section B (sub08-) 640×480, each in its section's folder."""
+    synthesize("casme", tmp_path / "casme", SynthConfig(subjects=2, samples_per_subject=1, max_frames=3))
+    a = sorted((tmp_path / "casme/CASME_A/Section A").rglob("*.jpg"))
+    b = sorted((tmp_path / "casme/CASME_B/Section B").rglob("*.jpg"))
+    assert a and b and {p.parts[-3] for p in a} == {"sub01"} and {p.parts[-3] for p in b} == {"sub08"}
+    assert cv2.imread(str(a[0])).shape == (720, 1280, 3) and cv2.imread(str(b[0])).shape == (480, 640, 3)

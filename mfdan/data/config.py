@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mfdan.data.protocols import PROTOCOLS
+from mfdan.data.protocols import DATASETS, PROTOCOLS
 from mfdan.data.records import APEX_FALLBACKS, APEX_POLICIES
 
 #: flows that ``flow_peak`` apex spotting can use (mfdan.preprocess.apex_spotting)
@@ -20,7 +20,8 @@ class DataConfig:
     #: what a fold holds out: ``loso`` (one subject; folds ``<dataset>_<subject>``) or ``hde`` (one whole
     #: dataset, MEGC2018's holdout-database evaluation; folds ``<dataset>``) (mfdan.data.folds)
     evaluation: str = "loso"
-    #: native dataset folders; the defaults are the generated demo data (``synth`` stage)
+    #: native dataset folders, one ``read@<dataset>`` stage each: only the datasets you have (any of DATASETS);
+    #: the defaults are the generated demo data (``synth`` stage)
     roots: dict[str, str] = field(default_factory=lambda: {"casme2": "data/raw/casme2", "samm": "data/raw/samm",
                                                           "smic": "data/raw/smic"})
     #: ``annotated`` (the sheet's apex), ``middle`` or ``flow_peak`` (spotted), for every clip
@@ -33,6 +34,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"data.protocol must be one of {sorted(PROTOCOLS)}, not {self.protocol!r}")
+        unknown = sorted(set(self.roots) - set(DATASETS))
+        if unknown:
+            raise ValueError(f"data.roots names unknown datasets {unknown}; known: {list(DATASETS)}")
         if self.evaluation not in EVALUATIONS:
             raise ValueError(f"data.evaluation must be one of {EVALUATIONS}, not {self.evaluation!r}")
         if self.apex not in APEX_POLICIES:

@@ -1,4 +1,4 @@
-"""Annotation sheets (``.xlsx`` as released, or ``.csv``) read into rows of named cells.
+"""Annotation sheets (``.xlsx`` or ``.xls`` as released, or ``.csv``) read into rows of named cells.
 
 Released coding sheets differ between versions: unnamed spacer columns, a preamble of rows before the
 header (SAMM), and small spelling changes (``OnsetFrame`` / ``Onset Frame`` / ``Onset``). We find the
@@ -49,8 +49,21 @@ def _raw_rows(path: Path) -> Iterator[list[object]]:
                 yield list(row)
         finally:
             book.close()
+    elif suffix == ".xls":  # CASME's sheets are Excel 97-2003 workbooks
+        import xlrd
+
+        try:
+            book = xlrd.open_workbook(path, on_demand=True)
+        except Exception as exc:  # xlrd raises XLRDError, CompDocError, struct errors... for a damaged file
+            raise DatasetError(path, f"cannot open the spreadsheet ({exc.__class__.__name__}: {exc})") from exc
+        try:
+            sheet = book.sheet_by_index(0)
+            for i in range(sheet.nrows):
+                yield list(sheet.row_values(i))
+        finally:
+            book.release_resources()
     else:
-        raise DatasetError(path, f"unsupported annotation sheet type {suffix!r} (expected .xlsx or .csv)")
+        raise DatasetError(path, f"unsupported annotation sheet type {suffix!r} (expected .xlsx, .xls or .csv)")
 
 
 def read_sheet(
@@ -101,7 +114,7 @@ def read_sheet(
 def parse_frame(path: Path, row: int, field: str, text: str, *, optional: bool = False) -> int | None:
     """A frame number cell; ``'/'`` or blank is ``None`` when ``optional`` (CASME II marks missing apexes so)."""
     t = text.strip()
-    if optional and t in ("", "/", "-", "nan"):
+    if optional and t in ("", "/", "\\", "-", "nan"):
         return None
     try:
         value = float(t)

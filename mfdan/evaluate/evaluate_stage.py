@@ -61,7 +61,7 @@ def check_folds(folds: list[str], cache: Path, source: str, evaluation: str = "l
 
 
 def write_confusions(rows: list[dict], folder: Path) -> None:
-    """Fig. 5: ``folder/all.csv`` (every sample) and ``folder/<dataset>.csv`` for each of casme2, samm, smic,
+    """Fig. 5: ``folder/all.csv`` (every sample) and ``folder/<dataset>.csv`` for each dataset we read (DATASETS),
     as (actual, predicted) rows for DVC's confusion template; a dataset without samples gets the header only."""
     if folder.exists():
         shutil.rmtree(folder)

@@ -39,9 +39,13 @@ class AlignConfig:
     #: per dataset: ``landmarks`` (detect, undo the roll, crop the landmark box) or ``resize`` (scale the whole
     #: frame, after ``pre_crop``). SAMM's ``resize`` after the 420 px centre crop is the paper's (Sec. IV-B);
     #: ``samm: landmarks`` adds our landmark crop after it, a documented switch.
+    #: CAS(ME)³, MMEW and CASME are released as whole camera frames (1280×720, 1920×1080; CASME 1280×720 and
+    #: 640×480), so their faces are found by landmarks, as CASME II's raw frames are (docs/datasets.md).
     method: dict[str, str] = field(default_factory=lambda: {"casme2": "landmarks", "samm": "resize",
-                                                            "smic": "resize"})
-    pre_crop: Annotated[dict[str, int], NON_NEGATIVE] = field(default_factory=lambda: {"casme2": 0, "samm": 420, "smic": 0})
+                                                            "smic": "resize", "casme3": "landmarks",
+                                                            "mmew": "landmarks", "casme": "landmarks"})
+    pre_crop: Annotated[dict[str, int], NON_NEGATIVE] = field(default_factory=lambda: {
+        "casme2": 0, "samm": 420, "smic": 0, "casme3": 0, "mmew": 0, "casme": 0})
     fallback: str = "error"               #: no face found: ``error``, or ``center_crop`` (logged and counted)
     workers: Annotated[int, NON_NEGATIVE] = 0                      #: processes (0 = all cores)
 

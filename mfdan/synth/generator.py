@@ -1,4 +1,5 @@
-"""Procedural micro-expression clips written in the native CASME II / SAMM / SMIC-HS layouts.
+"""Procedural micro-expression clips written in the native CASME II / SAMM / SMIC-HS / CAS(ME)³ / MMEW / CASME
+layouts.
 
 Nobody outside the licensing labs can ship the real datasets, so the project's embedded default is a
 generator whose output the *same* readers and pipeline consume. Each clip is built from a real face
@@ -16,13 +17,15 @@ photo (``faces``: scikit-image's ``astronaut`` for the demo; matplotlib's ``grac
 
 Frames have the release's geometry (``geometry: release``, :data:`RELEASE_GEOMETRY`): CASME II 640×480
 colour with the face where the raw release has it, SAMM 2040×1088 greyscale with the face near the centre
-(so the paper's 420×420 centre crop runs as on the release), SMIC-HS as its distributed face crops.
+(so the paper's 420×420 centre crop runs as on the release), SMIC-HS as its distributed face crops,
+CAS(ME)³ 1280×720, MMEW 1920×1080, CASME 1280×720 (Section A) and 640×480 (Section B), all colour.
 Only a window around the face is re-sampled per frame; the rest is the subject's static frame plus
 per-frame noise. ``geometry: compact`` writes small square frames instead (the tests' fast path).
 
 Annotation rows (subjects, sample names, onset/apex/offset frame numbers, AU strings, labels) are taken
-from the public coding sheets shipped in ``mfdan/data/resources`` (SMIC-HS: the MEGC2019 list), with clip
-durations compressed to ``max_frames``. Everything is drawn from ``numpy.random.default_rng`` seeded by
+from the public coding sheets shipped in ``mfdan/data/resources`` (SMIC-HS: the MEGC2019 list; MMEW and CASME,
+whose sheets are not public: rows invented in their naming, :func:`generated_rows`), with clip durations
+compressed to ``max_frames``. Everything is drawn from ``numpy.random.default_rng`` seeded by
 ``(seed, layout, subject, sample)``, so the same config writes the same bytes (spreadsheets included:
 their zip timestamps are fixed). dlib must detect the face in every frame written (in its face window);
 the generator checks that and fails loudly otherwise. The image arithmetic is :mod:`mfdan.synth.exact`, so the same config
@@ -51,7 +54,7 @@ import numpy as np
 from mfdan.core.files import written_folder
 from mfdan.core.parallel import imap_ordered, worker_count
 from mfdan.core.params import AtLeast, Increasing, NON_NEGATIVE, POSITIVE
-from mfdan.data.protocols import DATASETS, GROUP_3, cde_list, reference_rows
+from mfdan.data.protocols import CDE_DATASETS, DATASETS, GROUP_3, SAMPLE_LISTS, THREE_CLASS, cde_list, reference_rows
 from mfdan.data.readers import smic
 from mfdan.preprocess import landmarks as lm
 from mfdan.synth import exact
@@ -78,6 +81,8 @@ class SynthConfig:
     faces: tuple[str, ...] = ("astronaut",)  #: face photos (FACE_PHOTOS), given to the subjects in turn
     check_faces: bool = True               #: run dlib on every frame's face window and fail if no face is found
     workers: Annotated[int, NON_NEGATIVE] = 0  #: processes, one subject each at a time (0 = all cores); same bytes for any
+    #: the layouts the ``synth`` stage (and ``--layout all``) writes, one folder each
+    layouts: tuple[str, ...] = CDE_DATASETS
 
     def __post_init__(self) -> None:
         if self.max_frames < 3:
@@ -88,6 +93,8 @@ class SynthConfig:
             raise ValueError(f"synth.geometry must be one of {GEOMETRIES}, not {self.geometry!r}")
         if self.frame_size < 96:
             raise ValueError("synth.frame_size must be at least 96 px for dlib to find the face")
+        if not self.layouts or set(self.layouts) - set(LAYOUTS) or len(set(self.layouts)) != len(self.layouts):
+            raise ValueError(f"synth.layouts must be distinct names of {LAYOUTS}, not {list(self.layouts)}")
         if self.subjects < 1 or self.samples_per_subject < 1:
             raise ValueError("synth.subjects and synth.samples_per_subject must be positive")
 
@@ -111,10 +118,11 @@ AU_MOTION: dict[str, list[tuple[int, tuple[float, float]]]] = {
     "R12": [(54, (0.9, -0.6))],                                                            # unilateral AU12
 }
 EMOTION_AUS: dict[str, tuple[str, ...]] = {
-    "happiness": ("AU12",), "positive": ("AU12",),
+    "happiness": ("AU12",), "positive": ("AU12",), "happy": ("AU12",), "amusement": ("AU12",),
     "surprise": ("AU1", "AU2"),
     "disgust": ("AU4", "AU10"), "repression": ("AU4", "AU15"), "anger": ("AU4", "AU7"),
     "contempt": ("AU4", "R12"), "fear": ("AU4", "AU20"), "sadness": ("AU4", "AU15"), "negative": ("AU4", "AU7"),
+    "sad": ("AU4", "AU15"), "comtempt": ("AU4", "R12"),
 }
 OTHERS_AUS = (("AU45",), ("AU17",), ("AU14",))
 
@@ -133,6 +141,7 @@ class ClipPlan:
     offset: int
     motion: tuple[str, ...] = field(default=())
     label3: str | None = None
+    video: str = ""       # CAS(ME)³: the task video (Filename) the clip is a span of
 
 
 #: the face photos the generator can animate, all real photos that ship inside installed packages
@@ -208,11 +217,16 @@ def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     by_subject: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in reference_rows(layout):
+    for r in reference_rows(layout) if layout in SAMPLE_LISTS else generated_rows(layout, cfg):
+        if layout == "casme3" and not 1 <= int(r["onset"]) <= int(r["apex"]) <= int(r["offset"]):
+            continue  # the sheet's known errors (readers.casme3.ERRATA) are not copied into demo data
         by_subject[r["subject"]].append(r)
 
     def label(subject: str, row: dict[str, str]) -> str | None:
-        """The row's class: the CDE list's; ``"unlisted"`` for an emotional row outside it; None for others."""
+        """The row's class: the CDE list's; ``"unlisted"`` for an emotional row outside it; None for others.
+        Datasets outside the CDE: their three-class group (protocols.THREE_CLASS)."""
+        if layout not in CDE_DATASETS:
+            return THREE_CLASS[layout].get(row["emotion"])
         key = (layout, subject, row["sample"])
         if key in cde_list():
             return cde_list()[key]
@@ -235,9 +249,65 @@ def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
                 if q and len(picked) < cfg.samples_per_subject:
                     picked.append(q.pop(0))
         picked += buckets[None][: cfg.others_per_subject]
+        if layout == "casme3":  # several micro-expressions share a video folder: keep their frames apart
+            picked = _apart(picked, cfg.max_frames)
         for r in picked:
             plans.append(_plan_clip(layout, subject, r, cfg, label(subject, r)))
     return plans
+
+
+def _apart(rows: list[dict[str, str]], n: int) -> list[dict[str, str]]:
+    """``rows`` without those whose ``n`` frames from onset overlap an earlier row's in the same video."""
+    taken: dict[str, list[int]] = defaultdict(list)
+    out = []
+    for r in rows:
+        onset = int(r["onset"])
+        if all(abs(onset - o) >= n for o in taken[r["video"]]):
+            taken[r["video"]].append(onset)
+            out.append(r)
+    return out
+
+
+#: sample-name and subject patterns of the releases without a public sheet (the generator invents their rows)
+GENERATED = {
+    # MMEW: subjects S01.., clips PersonIndex-EmotionIndex-SampleIndex (dpailab.com/database.html)
+    "mmew": {"negative": ("disgust", "anger", "fear", "sadness"), "positive": ("happiness",),
+             "surprise": ("surprise",), None: ("others",)},
+    # CASME: subjects sub01..sub19 (Section A: 1-7, B: 8-19), clips EPxx_y
+    "casme": {"negative": ("disgust", "repression", "sadness", "fear", "comtempt"), "positive": ("happiness",),
+              "surprise": ("surprise",), None: ("tense",)},
+}
+MMEW_EMOTION_INDEX = {"happiness": 1, "surprise": 2, "disgust": 3, "others": 4, "fear": 5, "sadness": 6, "anger": 7}
+
+
+def generated_rows(layout: str, cfg: SynthConfig) -> list[dict[str, str]]:
+    """Plausible coding-sheet rows for a release whose sheet is not public (MMEW, CASME): ``cfg.subjects``
+    subjects (CASME: alternately from Section A and B), each with emotional clips cycling negative / positive /
+    surprise and then ``others_per_subject`` clips of the dataset's unclassed label."""
+    if layout == "mmew":
+        subjects = [f"S{i:02d}" for i in range(1, cfg.subjects + 1)]
+    else:
+        a, b = list(range(1, 8)), list(range(8, 20))
+        order = [x for pair in zip(a, b) for x in pair] + b[len(a):]
+        subjects = [f"sub{i:02d}" for i in sorted(order[: cfg.subjects])]
+    rows = []
+    for s_i, subject in enumerate(subjects):
+        rng = _rng(cfg, layout, subject, "rows")
+        kinds = [("negative", "positive", "surprise")[i % 3] for i in range(cfg.samples_per_subject)]
+        kinds += [None] * cfg.others_per_subject
+        for i, kind in enumerate(kinds):
+            names = GENERATED[layout][kind]
+            emotion = names[(i // 3 + s_i) % len(names)]
+            onset = int(rng.integers(1, 40))
+            apex, offset = onset + int(rng.integers(4, 12)), onset + int(rng.integers(14, 24))
+            if layout == "mmew":
+                sample = f"{subject}-{MMEW_EMOTION_INDEX[emotion]:02d}-{i + 1:03d}"
+            else:
+                sample = f"EP{i + 1:02d}_{int(rng.integers(1, 10))}"
+            aus = "+".join(a.removeprefix("AU") for a in EMOTION_AUS.get(emotion, OTHERS_AUS[0]))
+            rows.append({"subject": subject, "sample": sample, "onset": str(onset), "apex": str(apex),
+                         "offset": str(offset), "aus": aus, "emotion": emotion})
+    return rows
 
 
 def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig, label3: str | None) -> ClipPlan:
@@ -253,12 +323,13 @@ def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig,
     emotion = row["emotion"]
     if label3 is None:
         motion = OTHERS_AUS[int(rng.integers(len(OTHERS_AUS)))]
-    elif GROUP_3.get(emotion) == label3:
+    elif THREE_CLASS[layout].get(emotion) == label3:
         motion = EMOTION_AUS[emotion]
     else:  # the list re-labelled the clip: move as its class does
         motion = EMOTION_AUS[label3]
     return ClipPlan(layout=layout, subject=subject, sample=row["sample"], emotion=emotion, aus=row["aus"],
-                    onset=onset, apex=onset + apex_idx, offset=onset + n - 1, motion=motion, label3=label3)
+                    onset=onset, apex=onset + apex_idx, offset=onset + n - 1, motion=motion, label3=label3,
+                    video=row.get("video", ""))
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -293,13 +364,25 @@ RELEASE_GEOMETRY: dict[str, Geometry] = {
     # SMIC-HS as distributed (SMIC_all_cropped/HS): face crops of the 640×480 recordings, whose face area is
     # ≈ 190×230 px (Li et al. 2013); the crop is the face box
     "smic": Geometry(frame=(190, 230), face=190.0, centre=(95.0, 115.0)),
+    # CAS(ME)³ Part A: 1280×720 colour at 30 fps (Li et al. 2022); the face area is our estimate
+    "casme3": Geometry(frame=(1280, 720), face=330.0, centre=(640.0, 340.0)),
+    # MMEW: 1920×1080 colour at 90 fps (Ben et al. 2021); the face area is our estimate
+    "mmew": Geometry(frame=(1920, 1080), face=480.0, centre=(960.0, 520.0)),
+    # CASME Section A (sub01-sub07): 1280×720 at 60 fps; Section B (sub08-sub19): 640×480 at 60 fps (Yan et
+    # al. 2013); face areas our estimates
+    "casme": Geometry(frame=(1280, 720), face=340.0, centre=(640.0, 360.0)),
+    "casme_b": Geometry(frame=(640, 480), face=240.0, centre=(320.0, 240.0)),
 }
+CASME_SECTION_A = frozenset(f"sub{i:02d}" for i in range(1, 8))
 
 
-def geometry(layout: str, cfg: SynthConfig) -> Geometry:
-    """``layout``'s frame geometry under ``cfg.geometry``: the release's, or ``compact`` square frames of
-    ``cfg.frame_size`` px with the face area at 70 % of the side (fast, for tests)."""
+def geometry(layout: str, cfg: SynthConfig, subject: str = "") -> Geometry:
+    """``layout``'s frame geometry under ``cfg.geometry``: the release's (CASME: per section, from the
+    subject), or ``compact`` square frames of ``cfg.frame_size`` px with the face area at 70 % of the side
+    (fast, for tests)."""
     if cfg.geometry == "release":
+        if layout == "casme" and subject and subject not in CASME_SECTION_A:
+            return RELEASE_GEOMETRY["casme_b"]
         return RELEASE_GEOMETRY[layout]
     s = cfg.frame_size
     return Geometry(frame=(s, s), face=s * 0.7, centre=(s / 2, s / 2), grey=layout == "samm")
@@ -331,7 +414,7 @@ def make_identity(layout: str, subject: str, cfg: SynthConfig, face: str = "astr
     background at a sixteenth of the cost."""
     photo = face_photo(face)
     src, k = photo.image, photo.side / 134.0  # k: offsets below were set on the astronaut's 134 px face
-    geo = geometry(layout, cfg)
+    geo = geometry(layout, cfg, subject)
     (w, h), f = geo.frame, geo.face
     x0, y0, x1, y1 = geo.window()
     for attempt in range(20):
@@ -445,6 +528,14 @@ def frame_relpath(plan: ClipPlan, n: int) -> Path:
         return Path(plan.subject) / plan.sample / f"img{n}.jpg"
     if plan.layout == "samm":
         return Path(plan.subject) / plan.sample / f"{plan.subject}_{n:05d}.jpg"
+    if plan.layout == "casme3":
+        return Path(plan.subject) / plan.video / "color" / f"{n}.jpg"
+    if plan.layout == "mmew":
+        folder = "repression" if plan.emotion == "others" else plan.emotion
+        return Path("Micro_Expression") / folder / plan.sample / f"{n}.jpg"
+    if plan.layout == "casme":
+        section = "CASME_A/Section A" if plan.subject in CASME_SECTION_A else "CASME_B/Section B"
+        return Path(section) / plan.subject / plan.sample / f"{plan.sample}-{n}.jpg"
     folder = {"negative": "negative", "positive": "positive", "surprise": "surprise"}[plan.emotion]
     return (Path("HS") / smic.native_subject(plan.subject) / "micro" / folder / smic.native_sample(plan.sample)
             / f"image{n:07d}.bmp")
@@ -455,7 +546,7 @@ def write_image(path: Path, rgb: np.ndarray, layout: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if rgb.ndim == 2:  # greyscale (SAMM)
         ok, buf = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    elif layout == "casme2":
+    elif layout in ("casme2", "casme3", "mmew", "casme"):
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
     else:
         ok, buf = cv2.imencode(".bmp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
@@ -493,6 +584,20 @@ def write_sheet(layout: str, plans: list[ClipPlan], root: Path) -> Path | None:
         for p in plans:
             ws.append([p.subject.removeprefix("sub"), p.sample, None, p.onset, p.apex, p.offset, None,
                        p.aus, p.emotion])
+    elif layout == "casme3":  # the v2 label sheet: one sheet 'label', every cell text
+        path = root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+        ws.title = "label"
+        ws.append(["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"])
+        for p in plans:
+            ws.append([p.subject, p.video, str(p.onset), str(p.apex), str(p.offset), p.aus, "VII", p.emotion])
+    elif layout == "mmew":
+        path = root / "MMEW_Micro_Exp.xlsx"
+        ws.append(["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
+                   "Estimated Emotion", "remarks"])
+        for p in plans:
+            ws.append([p.subject, p.sample, p.onset, p.apex, p.offset, p.aus, p.emotion, None])
+    elif layout == "casme":  # Excel 97-2003, one sheet per section, as released
+        return _write_casme_sheets(plans, root)
     else:
         path = root / "SAMM_Micro_FACS_Codes_v2.xlsx"
         ws.append(["SAMM micro-movement FACS codes (synthetic, written by mfdan synth)"])
@@ -506,6 +611,28 @@ def write_sheet(layout: str, plans: list[ClipPlan], root: Path) -> Path | None:
                        "Micro - 1/2", p.aus, p.emotion.capitalize(), None, None])
     _save_xlsx(book, path)
     return path
+
+
+def _write_casme_sheets(plans: list[ClipPlan], root: Path) -> Path:
+    """``Section A.xls`` and ``Section B.xls`` (sheet ``Sheet1``): Subject, Filename, a blank column, OnsetF,
+    ApexF1, ApexF2 (``\\`` where there is no second apex), OffsetF, a blank, Onset (s), Total (frames), AU,
+    Emotion. xlwt writes the same bytes for the same cells."""
+    import xlwt
+
+    header = ["Subject", "Filename", "", "OnsetF", "ApexF1", "ApexF2", "OffsetF", "", "Onset", "Total", "AU", "Emotion"]
+    for section, subjects in (("Section A", CASME_SECTION_A), ("Section B", None)):
+        rows = [p for p in plans if (p.subject in CASME_SECTION_A) == (subjects is not None)]
+        book = xlwt.Workbook()
+        ws = book.add_sheet("Sheet1")
+        for j, name in enumerate(header):
+            ws.write(0, j, name)
+        for i, p in enumerate(rows, start=1):
+            cells = [int(p.subject[3:]), p.sample, "", p.onset, p.apex, "\\", p.offset, "", round(p.onset / 60, 3),
+                     p.offset - p.onset + 1, p.aus, p.emotion]
+            for j, v in enumerate(cells):
+                ws.write(i, j, v)
+        book.save(str(root / f"{section}.xls"))
+    return root / "Section A.xls"
 
 
 def _write_subject(job: tuple[str, str, str, list[ClipPlan], SynthConfig, Path]) -> int:
@@ -523,7 +650,7 @@ def _write_subject(job: tuple[str, str, str, list[ClipPlan], SynthConfig, Path])
 
 def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *,
                progress: bool = False, overwrite: bool = False) -> list[ClipPlan]:
-    """Write a dataset of ``layout`` (``casme2``, ``samm``, ``smic`` or ``all``) to ``out``.
+    """Write a dataset of ``layout`` (one of :data:`LAYOUTS`, or ``all``: ``cfg.layouts``) to ``out``.
 
     Subjects are independent (each draws from its own seeds), so they are written by ``cfg.workers``
     processes with the same bytes for any number (a script that calls this with more than one worker needs
@@ -534,7 +661,7 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists (pass overwrite=True / --overwrite to replace it)")
-    layouts = LAYOUTS if layout == "all" else (layout,)
+    layouts = cfg.layouts if layout == "all" else (layout,)
     plans_by_layout = {lay: plan_layout(lay, cfg) for lay in layouts}
     with written_folder(out) as tmp:
         jobs = []
@@ -552,7 +679,7 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
             root = tmp / lay if layout == "all" else tmp
             root.mkdir(parents=True, exist_ok=True)
             write_sheet(lay, plans, root)
-            config = {k: v for k, v in asdict(cfg).items() if k != "workers"}  # how, not what: not recorded
+            config = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "layouts")}  # not this layout's
             manifest = {"layout": lay, "config": config,
                         "samples": [{k: v for k, v in asdict(p).items() if k != "motion"} | {"motion": list(p.motion)}
                                     for p in plans]}

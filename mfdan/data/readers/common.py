@@ -93,6 +93,23 @@ def apex_index(sheet: Path, row: int, onset: int, apex: int | None, offset: int)
     return apex - onset
 
 
+def check_emotion(dataset: str, sheet: Path, row: int | None, cell: str) -> str:
+    """The sheet's emotion cell, lower-cased, if it is one of ``dataset``'s labels (protocols.KNOWN_LABELS)."""
+    emotion = cell.strip().lower()
+    if emotion not in KNOWN_LABELS[dataset]:
+        raise DatasetError(sheet, f"unknown emotion label {cell!r} (known: {sorted(KNOWN_LABELS[dataset])})", row=row)
+    return emotion
+
+
+def clip_folder_name(sheet: Path, row: int, cell: str, column: str = "Filename") -> str:
+    """A sheet cell naming one folder, refused if empty or if it is a path (``..``, ``a/b``, absolute)."""
+    if not cell:
+        raise DatasetError(sheet, f"empty {column} cell", row=row)
+    if Path(cell).is_absolute() or len(Path(cell).parts) != 1 or cell in (".", ".."):
+        raise DatasetError(sheet, f"{column} {cell!r} is not a folder name (a path must not leave its folder)", row=row)
+    return cell
+
+
 def read_coded(
     *, name: str, sheet: Path, columns: Mapping[str, Sequence[str]], frame_root: Path,
     subject_re: re.Pattern[str], subject_folder: Callable[[str], str], frame_re: re.Pattern[str],
@@ -115,12 +132,7 @@ def read_coded(
         onset = parse_frame(sheet, row, "onset", cells["onset"])
         apex = parse_frame(sheet, row, "apex", cells["apex"], optional=True)
         offset = parse_frame(sheet, row, "offset", cells["offset"])
-        name_cell = cells["filename"]
-        if not name_cell:
-            raise DatasetError(sheet, "empty Filename cell", row=row)
-        if Path(name_cell).is_absolute() or len(Path(name_cell).parts) != 1 or name_cell in (".", ".."):
-            raise DatasetError(sheet, f"Filename {name_cell!r} is not a clip folder name (a path must not leave "
-                                      f"the subject folder)", row=row)
+        name_cell = clip_folder_name(sheet, row, cells["filename"])
         key = (folder, name_cell)
         if key in first_row:
             raise DatasetError(sheet, f"rows {first_row[key]} and {row} both describe clip {folder}/{name_cell}",
@@ -133,10 +145,7 @@ def read_coded(
         if only_preferred and prefer:
             index = {n: p for n, p in index.items() if p.name.startswith(prefer)}
         paths, numbers = frame_span(clip_dir, index, onset, offset, template=template, row_ref=(sheet, row))
-        emotion = cells["emotion"].strip().lower()
-        if emotion not in KNOWN_LABELS:
-            raise DatasetError(sheet, f"unknown emotion label {cells['emotion']!r} (known: {sorted(KNOWN_LABELS)})",
-                               row=row)
+        emotion = check_emotion(name, sheet, row, cells["emotion"])
         samples.append(Sample(
             dataset=name, subject=folder, sample_id=cells["filename"], frames=paths, frame_numbers=numbers,
             onset=0, apex=apex_index(sheet, row, onset, apex, offset), offset=len(paths) - 1,
