@@ -19,9 +19,10 @@ import re
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.readers.common import apex_index, check_emotion, clip_folder_name, frame_index, frame_span
+from mfdan.data.readers.common import (apex_index, check_emotion, clip_folder_name, coded_span, frame_index,
+                                       frame_span)
 from mfdan.data.records import Sample
-from mfdan.data.sheets import parse_frame, read_sheet
+from mfdan.data.sheets import read_sheet
 
 NAME = "casme"
 COMBINED_GLOBS = ("CASME-coded*.xls", "CASME-coded*.xlsx", "CASME-coded*.csv", "CASME*coding*.xls*", "CASME*coding*.csv")
@@ -99,9 +100,7 @@ def read(root: str | Path, *, variant: str = "auto") -> list[Sample]:
         for row, cells in read_sheet(sheet, COLUMNS):
             subject = subject_folder(sheet, row, cells["subject"])
             clip = clip_folder_name(sheet, row, cells["filename"].strip())
-            onset = parse_frame(sheet, row, "onset", cells["onset"])
-            apex = parse_frame(sheet, row, "apex", cells["apex"], optional=True)
-            offset = parse_frame(sheet, row, "offset", cells["offset"])
+            onset, apex, offset = coded_span(sheet, row, cells)
             emotion = check_emotion(NAME, sheet, row, cells["emotion"])
             if (subject, clip) in first_row:
                 where, first = first_row[(subject, clip)]

@@ -24,10 +24,10 @@ import re
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.readers.common import (check_emotion, clip_folder_name, find_frame_root, find_sheet, frame_index,
-                                       frame_span)
+from mfdan.data.readers.common import (check_emotion, clip_folder_name, coded_span, find_frame_root, find_sheet,
+                                       frame_index, frame_span)
 from mfdan.data.records import Sample
-from mfdan.data.sheets import parse_frame, read_sheet
+from mfdan.data.sheets import read_sheet
 
 NAME = "casme3"
 SHEET_GLOBS = ("cas(me)3_part_A_ME_label*.xlsx", "cas(me)3_part_A_ME_label*.csv", "*part_A*ME*label*.xlsx",
@@ -79,9 +79,7 @@ def read(root: str | Path, *, sheet: str | Path | None = None, notes: list[dict]
         if not SUBJECT_DIR_RE.match(subject):
             raise DatasetError(sheet, f"subject {subject!r} is not a CAS(ME)³ subject (spNO.N)", row=row)
         video = clip_folder_name(sheet, row, cells["filename"].strip())
-        onset = parse_frame(sheet, row, "onset", cells["onset"])
-        apex = parse_frame(sheet, row, "apex", cells["apex"], optional=True)
-        offset = parse_frame(sheet, row, "offset", cells["offset"])
+        onset, apex, offset = coded_span(sheet, row, cells)
         emotion = check_emotion(NAME, sheet, row, cells["emotion"])
         sample_id = f"{subject}_{video}_{onset}"
         fix = ERRATA.get((subject, video, onset, apex, offset))

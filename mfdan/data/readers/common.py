@@ -93,6 +93,13 @@ def apex_index(sheet: Path, row: int, onset: int, apex: int | None, offset: int)
     return apex - onset
 
 
+def coded_span(sheet: Path, row: int, cells: Mapping[str, str]) -> tuple[int, int | None, int]:
+    """The row's onset, apex (``None`` where the sheet marks it missing) and offset frame numbers."""
+    return (parse_frame(sheet, row, "onset", cells["onset"]),
+            parse_frame(sheet, row, "apex", cells["apex"], optional=True),
+            parse_frame(sheet, row, "offset", cells["offset"]))
+
+
 def check_emotion(dataset: str, sheet: Path, row: int | None, cell: str) -> str:
     """The sheet's emotion cell, lower-cased, if it is one of ``dataset``'s labels (protocols.KNOWN_LABELS)."""
     emotion = cell.strip().lower()
@@ -129,9 +136,7 @@ def read_coded(
         except ValueError as exc:
             raise DatasetError(sheet, str(exc), row=row) from None
         folders_in_sheet.add(folder)
-        onset = parse_frame(sheet, row, "onset", cells["onset"])
-        apex = parse_frame(sheet, row, "apex", cells["apex"], optional=True)
-        offset = parse_frame(sheet, row, "offset", cells["offset"])
+        onset, apex, offset = coded_span(sheet, row, cells)
         name_cell = clip_folder_name(sheet, row, cells["filename"])
         key = (folder, name_cell)
         if key in first_row:

@@ -20,10 +20,10 @@ import re
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.readers.common import (apex_index, check_emotion, clip_folder_name, find_sheet, frame_index,
-                                       frame_span)
+from mfdan.data.readers.common import (apex_index, check_emotion, clip_folder_name, coded_span, find_sheet,
+                                       frame_index, frame_span)
 from mfdan.data.records import Sample
-from mfdan.data.sheets import parse_frame, read_sheet
+from mfdan.data.sheets import read_sheet
 
 NAME = "mmew"
 SHEET_GLOBS = ("MMEW_Micro_Exp*.xlsx", "MMEW_Micro_Exp*.csv", "MMEW_Final/MMEW_Micro_Exp*.xlsx",
@@ -69,9 +69,7 @@ def read(root: str | Path, *, sheet: str | Path | None = None) -> list[Sample]:
     for row, cells in read_sheet(sheet, COLUMNS):
         subject = canonical_subject(sheet, row, cells["subject"])
         clip = clip_folder_name(sheet, row, cells["filename"].strip())
-        onset = parse_frame(sheet, row, "onset", cells["onset"])
-        apex = parse_frame(sheet, row, "apex", cells["apex"], optional=True)
-        offset = parse_frame(sheet, row, "offset", cells["offset"])
+        onset, apex, offset = coded_span(sheet, row, cells)
         emotion = check_emotion(NAME, sheet, row, cells["emotion"])
         if (subject, clip) in first_row:
             raise DatasetError(sheet, f"rows {first_row[(subject, clip)]} and {row} both describe clip {clip}", row=row)
