@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.core.files import sha256, write_bytes
+from mfdan.core.files import write_bytes
 from mfdan.core.params import Params
 from mfdan.data.config import DataConfig
 from mfdan.data.readers import read_dataset
@@ -25,8 +25,7 @@ def run(*, params: Params, dataset: str, out: Path) -> str:
         raise ValueError(f"data.roots has no entry {dataset!r} (it has {sorted(cfg.roots)})")
     notes: list[dict] = []
     samples = read_dataset(dataset, cfg.roots[dataset], notes=notes)
-    check_frames(samples)
-    rows = [s.to_json() | {"frame_sha256": [sha256(p) for p in s.frames]} for s in samples]
+    rows = [s.to_json() | {"frame_sha256": digests} for s, digests in zip(samples, check_frames(samples))]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(out, (json.dumps({"dataset": dataset, "root": cfg.roots[dataset], "notes": notes, "samples": rows},
                                  indent=1) + "\n").encode())

@@ -1,6 +1,7 @@
 """``mfdan validate``: read a dataset in its native layout and compare it with the protocol's expectations."""
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -58,14 +59,18 @@ def validate(protocol: str, root: str | Path, roots: dict[str, str | Path] | Non
     return report(protocol, samples, root=str(root), notes=notes)
 
 
-def check_frames(samples: list[Sample]) -> None:
+def check_frames(samples: list[Sample]) -> list[list[str]]:
     """Decode every frame (at 1/8 scale, which still reads the whole file); the first that fails raises a
-    :class:`DatasetError` naming it."""
+    :class:`DatasetError` naming it. Returns each sample's frame SHA-256s, from the same bytes (one read)."""
+    digests = []
     for s in samples:
+        digests.append([])
         for path in s.frames:
             data = np.fromfile(path, dtype=np.uint8)
             if data.size == 0 or cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
                 raise DatasetError(path, "cannot decode image (file is empty, truncated or not an image)")
+            digests[-1].append(hashlib.sha256(data).hexdigest())
+    return digests
 
 
 def report(protocol: str, samples: list[Sample], *, root: str, notes: list[dict] | None = None,
