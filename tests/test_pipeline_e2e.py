@@ -218,6 +218,15 @@ def test_composite_all_over_six_layouts_and_an_absent_dataset(tmp_path):
     assert "mmew" not in loso["per_dataset"] and loso["complete"] is True
     assert "up to date" in sh("dvc status", repo)
 
+    # HDE over the same composite: one fold per dataset present, each tested on a whole held-out dataset
+    five = [d for d in six if d != "mmew"]
+    sh("git add -A && git commit -qm five", repo)
+    exp = sh(f"dvc exp run -S data.evaluation=hde -S 'folds=[{','.join(five)}]'", repo)
+    assert {f"train@{d}" for d in five} <= ran(exp) and not any(s.startswith("read@") for s in ran(exp)), exp
+    hde = json.loads((repo / "metrics/loso.json").read_text())
+    assert hde["evaluation"] == "hde" and sorted(hde["per_fold"]) == sorted(five) and hde["complete"] is True
+    sh("git checkout -q -- . && dvc checkout -q", repo)
+
     # a frame changed in place reaches the index (its SHA-256) and everything after it
     frame = Path(index["samples"][0]["frames"][0])
     frame = frame if frame.is_absolute() else repo / frame
