@@ -24,8 +24,9 @@ app = typer.Typer(
 
 
 # choice lists come from their one definition: the generator's layouts and the protocol table
-Layout = Enum("Layout", {name: name for name in (*DATASETS, "all")}, type=str)
-ValidateTarget = Enum("ValidateTarget", {name: name for name in (*PROTOCOLS, *DATASET_PROTOCOL)}, type=str)
+LONG = ("casme_sq", "samm_lv")  # mfdan.data.long_records.LONG_DATASETS (not imported here: start-up time)
+Layout = Enum("Layout", {name: name for name in (*DATASETS, *LONG, "all")}, type=str)
+ValidateTarget = Enum("ValidateTarget", {name: name for name in (*PROTOCOLS, *DATASET_PROTOCOL, *LONG)}, type=str)
 
 
 def _fail(exc: Exception) -> None:
@@ -56,6 +57,17 @@ def synth(
     from mfdan.core.params import Params
     from mfdan.synth.generator import SynthConfig, synthesize
 
+    if layout.value in LONG:  # long recordings: the `long_synth` section (long/params.yaml)
+        from mfdan.spotting.synth import LongSynthConfig, synthesize_long
+
+        try:
+            cfg = Params.load(params).section("long_synth", LongSynthConfig) if params else LongSynthConfig()
+            cfg = replace(cfg, **{k: v for k, v in dict(seed=seed, subjects=subjects).items() if v is not None})
+            plans = synthesize_long(out, cfg, layout=layout.value, overwrite=overwrite)
+        except (ValueError, FileExistsError, FileNotFoundError, DatasetError) as exc:
+            _fail(exc)
+        typer.echo(f"wrote {len(plans)} long recordings ({layout.value}) to {out}")
+        return
     try:
         cfg = Params.load(params).section("synth", SynthConfig) if params else SynthConfig()
         overrides = {k: v for k, v in dict(seed=seed, subjects=subjects,
@@ -79,6 +91,15 @@ def validate(
     from mfdan.data.validate import format_report
     from mfdan.data.validate import validate as run_validate
 
+    if dataset.value in LONG:
+        from mfdan.data.long_records import format_long_report, validate_long
+
+        try:
+            rep = validate_long(dataset.value, root)
+        except (DatasetError, ValueError) as exc:
+            _fail(exc)
+        typer.echo(json.dumps(rep, indent=1) if as_json else format_long_report(rep))
+        return
     try:
         rep = run_validate(dataset.value, root)
     except (DatasetError, ValueError) as exc:
@@ -239,9 +260,18 @@ def predict(
     timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part: import and load (once, with the "
                                                "first input), read, align, spot, flow, magnify, model, cam.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda")] = "auto",
+    spot: Annotated[bool, typer.Option("--spot", help="Spot the micro-expressions of each video or frame folder "
+                                                      "first, then recognise each (the default for a video longer "
+                                                      "than 1 s given no --onset/--apex).")] = False,
+    whole: Annotated[bool, typer.Option("--whole", help="Treat every video as one clip, however long.")] = False,
+    timeline: Annotated[Optional[Path], typer.Option(help="With spotting: write a timeline PNG per recording (motion "
+                                                          "score, spotted intervals, classes) into this folder.")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of a frame folder to spot in (default 30), or to "
+                                                      "override a video's header.")] = None,
 ) -> None:
     """Predict the micro-expression class of new recordings with a trained model (MFDAN or a baseline), through the pipeline's own
-    preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). Inputs that fail are named on
+    preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). A video longer than 1 s is
+    spotted first, one answer per micro-expression found (docs/long.md). Inputs that fail are named on
     stderr; the others still get answers, and the exit code is 1."""
     t_import = time.perf_counter()
     from mfdan.core.device import resolve_device  # torch: most of a prediction's start-up
@@ -261,9 +291,21 @@ def predict(
         except ValueError:
             _usage(f"--{name} {value!r}: with clip folders or videos, --{name} is a frame index (an integer)")
 
+    if spot and whole:
+        _usage("--spot and --whole exclude each other")
+    spot_cfg = None
     if inputs:
         first, peak = index("onset", onset) or 0, index("apex", apex)
         jobs = [(str(p), lambda p=p: forms.read_input(p, first, peak)) for p in inputs]
+        if not whole and onset is None and apex is None:
+            from mfdan.spotting.config import SpotConfig
+            from mfdan.spotting.predict_long import is_long
+
+            spot_cfg = SpotConfig()
+            jobs = [(src, ("spot", Path(src)) if spot or (Path(src).is_file() and is_long(Path(src), spot_cfg))
+                     else read) for src, read in jobs]
+        elif spot:
+            _usage("--spot finds onsets and apexes itself: leave out --onset / --apex")
     elif onset is not None and apex is not None:
         jobs = [(onset, lambda: forms.two_frames(onset, apex))]
     else:
@@ -289,6 +331,11 @@ def predict(
     with Progress(len(jobs), desc="predict", unit="input", enabled=len(jobs) > 1) as bar:
         for source, read in jobs:
             try:
+                if isinstance(read, tuple):  # a long recording: spot, then recognise
+                    _spotted(fm, read[1], spot_cfg, fps=fps, cam=cam, timeline=timeline, as_json=as_json,
+                             device=dev, taken=taken)
+                    bar.update(1)
+                    continue
                 t0 = time.perf_counter()
                 clip = read()
                 read_s = time.perf_counter() - t0
@@ -313,6 +360,32 @@ def predict(
     if failed:
         typer.echo(f"{failed} of {len(jobs)} input{'s' if len(jobs) > 1 else ''} failed", err=True)
         raise typer.Exit(1)
+
+
+def _spotted(fm, path: Path, cfg, *, fps, cam, timeline, as_json, device, taken) -> None:
+    """One long recording's answers, one line (or JSON object) per spotted micro-expression."""
+    from mfdan.evaluate.gradcam import write_png
+    from mfdan.predict.predictor import cam_name
+    from mfdan.spotting import timeline as tl
+    from mfdan.spotting.predict_long import spot_recording
+
+    res = spot_recording(fm, path, cfg, fps=fps, cam=cam is not None, device=device)
+    for rec, (iv, p) in zip(res.records(), res.answers):
+        if as_json:
+            typer.echo(json.dumps(rec))
+        else:
+            line = f"{str(path) + f' [{iv.onset}-{iv.offset}]':<40} {p.label:<10} " + " ".join(
+                f"{p.probabilities[c]:>12.4f}" for c in fm.classes)
+            typer.echo(f"{line}  {iv.onset} -> {iv.apex} -> {iv.offset} ({rec['onset_s']:.2f}-{rec['offset_s']:.2f} s, spotted)")
+        if cam is not None:
+            write_png(cam / cam_name(f"{path.stem}_{iv.onset}", taken), p.overlay())
+    if not res.answers:
+        typer.echo(f"{path}: no micro-expression spotted ({res.n} frames, {int(res.face.sum())} with a face"
+                   + (f", {res.unrecognised} without a face at the onset" if res.unrecognised else "") + ")", err=True)
+    if timeline is not None:
+        img = tl.draw(res.curve, res.fps, [iv for iv, _ in res.answers] + res.macro, threshold=res.threshold,
+                      face=res.face, title=str(path))
+        tl.write(timeline / f"{path.stem or 'recording'}.png", img)
 
 
 @app.command()

@@ -10,7 +10,7 @@ import yaml
 from tests import dvc_deps
 
 REPO = dvc_deps.REPO
-PHASES = ("core", "data", "synth", "preprocess", "magnify", "model", "baselines", "train", "evaluate", "predict", "sweep")
+PHASES = ("core", "data", "synth", "preprocess", "magnify", "model", "baselines", "train", "evaluate", "predict", "sweep", "spotting")
 ENTRY_POINTS = {"__init__.py", "__main__.py", "cli.py"}
 
 

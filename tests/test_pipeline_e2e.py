@@ -235,3 +235,33 @@ def test_composite_all_over_six_layouts_and_an_absent_dataset(tmp_path):
     frame.write_bytes(bytes(data))
     status = sh("dvc status", repo)
     assert "read@" in status and "changed deps" in status
+
+
+def test_long_recordings_pipeline(tmp_path):
+    """`dvc repro long/dvc.yaml` on generated long recordings: it brings models/final up to date, runs every long
+    stage, writes MEGC metrics for each spotter that `dvc metrics show` lists; a rerun is a no-op; a spotter
+    threshold changed with `dvc exp run` reruns spot → recognise → evaluate, never the face tracking."""
+    repo = copy_repo(tmp_path)
+    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    lp = yaml.safe_load((repo / "long" / "params.yaml").read_text())
+    lp["long_synth"] |= {"subjects": 2, "videos_per_subject": 1, "seconds": 6, "micro": 2, "macro": 1, "blinks": 1,
+                         "head_turns": 0, "gap": 0.5}
+    lp["spot"] |= {"workers": 1}
+    lp["softnet"] |= {"epochs": 1, "flow_size": 64}
+    (repo / "long" / "params.yaml").write_text(yaml.safe_dump(lp, sort_keys=False))
+    sh("git init -q -b main && git add -A && git commit -qm init", repo)
+    out = sh("dvc repro long/dvc.yaml", repo)
+    long_stages = {f"long/dvc.yaml:{s}" for s in ("synth", "features@casme_sq", "features@samm_lv", "spot",
+                                                 "recognise", "evaluate_spotting")}
+    assert ran(out) >= long_stages | {"train_final"}, out
+    m = json.loads((repo / "long/metrics/spotting.json").read_text())
+    assert set(m) == {"casme_sq", "samm_lv", "overall"}
+    for spotter in ("feature_difference", "softnet", "whole_video"):
+        assert {"f1", "precision", "recall", "strs", "analysis"} <= set(m["overall"][spotter]["micro"])
+    assert len(list((repo / "long/plots/timelines").glob("*.png"))) == 4 * 2  # 2 layouts × 2 recordings × 2 spotters
+    assert "long/metrics/spotting.json" in sh("dvc metrics show", repo)
+    assert not ran(sh("dvc repro long/dvc.yaml", repo))
+    sh("git add -A && git commit -qm long", repo)
+    exp = sh("dvc exp run long/dvc.yaml -S long/params.yaml:spot.p_micro=0.6", repo)
+    assert ran(exp) == {f"long/dvc.yaml:{s}" for s in ("spot", "recognise", "evaluate_spotting")}, exp
+    assert "spot.p_micro" in sh("dvc params diff", repo)

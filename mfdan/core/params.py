@@ -37,6 +37,11 @@ SECTIONS: dict[str, str] = {
     "model": "mfdan.model.network:MFDANConfig",
     "train": "mfdan.train.loop:TrainConfig",
     "baselines": "mfdan.baselines:BaselinesConfig",
+    # long recordings (long/params.yaml, long/dvc.yaml)
+    "long_synth": "mfdan.spotting.synth:LongSynthConfig",
+    "long_data": "mfdan.data.long_records:LongDataConfig",
+    "spot": "mfdan.spotting.config:SpotConfig",
+    "softnet": "mfdan.spotting.config:SoftNetConfig",
 }
 #: ``model.arch``: which architecture trains (mfdan.model.registry); the rest of ``model`` is MFDAN's own
 ARCH_KEY = "arch"

@@ -31,7 +31,8 @@ def cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _raw_rows(path: Path) -> Iterator[list[object]]:
+def _raw_rows(path: Path, index: int = 0) -> Iterator[list[object]]:
+    """The cells of worksheet ``index`` of ``path``, row by row (a .csv has one)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -44,7 +45,9 @@ def _raw_rows(path: Path) -> Iterator[list[object]]:
         except Exception as exc:  # openpyxl raises several types for a damaged file
             raise DatasetError(path, f"cannot open the spreadsheet ({exc.__class__.__name__}: {exc})") from exc
         try:
-            sheet = book.worksheets[0]
+            if index >= len(book.worksheets):
+                raise DatasetError(path, f"has {len(book.worksheets)} worksheet(s); worksheet {index + 1} is needed")
+            sheet = book.worksheets[index]
             for row in sheet.iter_rows(values_only=True):
                 yield list(row)
         finally:
@@ -57,13 +60,29 @@ def _raw_rows(path: Path) -> Iterator[list[object]]:
         except Exception as exc:  # xlrd raises XLRDError, CompDocError, struct errors... for a damaged file
             raise DatasetError(path, f"cannot open the spreadsheet ({exc.__class__.__name__}: {exc})") from exc
         try:
-            sheet = book.sheet_by_index(0)
+            if index >= book.nsheets:
+                raise DatasetError(path, f"has {book.nsheets} worksheet(s); worksheet {index + 1} is needed")
+            sheet = book.sheet_by_index(index)
             for i in range(sheet.nrows):
                 yield list(sheet.row_values(i))
         finally:
             book.release_resources()
     else:
         raise DatasetError(path, f"unsupported annotation sheet type {suffix!r} (expected .xlsx, .xls or .csv)")
+
+
+def sheet_cells(path: str | Path, index: int = 0) -> list[tuple[int, list[str]]]:
+    """Worksheet ``index`` of ``path`` with no header row: ``(1-based row number, cell texts)`` of its non-blank
+    rows (CAS(ME)²'s coding sheet and naming rules have no header)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "annotation sheet not found")
+    out = []
+    for number, row in enumerate(_raw_rows(path, index), start=1):
+        cells = [cell_text(c) for c in row]
+        if any(cells):
+            out.append((number, cells))
+    return out
 
 
 def read_sheet(

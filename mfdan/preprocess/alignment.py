@@ -113,7 +113,15 @@ def estimate_alignment(frame: np.ndarray, dataset: str, cfg: AlignConfig) -> Ali
             return Alignment(matrix=m, angle=0.0, method="center_crop")
         raise NoFaceError("dlib found no face in the onset frame")
     box, score = found
-    pts = lm.landmarks(work, box)
+    return points_alignment(lm.landmarks(work, box), cfg.output_size, cfg.margin, pre=pre, score=score)
+
+
+def points_alignment(pts: np.ndarray, output_size: int, margin: float, *, pre: np.ndarray | None = None,
+                     score: float = float("nan")) -> Alignment:
+    """The transform from 68 landmarks ``pts`` (x, y in the frame ``pre`` maps from; identity when None):
+    rotation about the eye midpoint that levels the eye line, then the square landmark box grown by
+    ``margin``, scaled to ``output_size``. :func:`estimate_alignment`'s last step, and the long-video face
+    tracker's (:mod:`mfdan.spotting.faces`), which has the landmarks already."""
     left, right = lm.eye_centres(pts)
     angle = math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
     centre = (left + right) / 2
@@ -121,7 +129,9 @@ def estimate_alignment(frame: np.ndarray, dataset: str, cfg: AlignConfig) -> Ali
     rotated = pts @ rot[:, :2].T + rot[:, 2]
     x0, y0 = rotated.min(axis=0)
     x1, y1 = rotated.max(axis=0)
-    side = max(x1 - x0, y1 - y0) * (1 + 2 * cfg.margin)
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    crop = _scale_to(side, cfg.output_size, cx - side / 2, cy - side / 2)
+    crop = _scale_to(side, output_size, cx - side / 2, cy - side / 2)
+    if pre is None:
+        pre = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     return Alignment(matrix=_compose(_compose(crop, rot), pre), angle=angle, method="landmarks", score=score)

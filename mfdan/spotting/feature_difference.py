@@ -1,0 +1,30 @@
+"""The training-free spotter: Moilanen et al.'s LBP feature difference (ICPR 2014), the MEGC baseline.
+
+Per kind (micro with k = ``k_micro``, macro with k = ``k_macro``): the contrast curve C of the per-frame
+feature difference (:mod:`mfdan.spotting.features`), its threshold and peaks, and the rules of
+:mod:`mfdan.spotting.peaks`."""
+from __future__ import annotations
+
+import numpy as np
+
+from mfdan.spotting.config import SpotConfig
+from mfdan.spotting.features import VideoFeatures
+from mfdan.spotting.peaks import Interval, contrast, drop_overlapping, propose
+
+
+def curves(feat: VideoFeatures) -> dict[str, np.ndarray]:
+    """The contrast curve per kind."""
+    return {kind: contrast(feat.fd[kind], k) for kind, k in feat.ks.items()}
+
+
+def spot(feat: VideoFeatures, cfg: SpotConfig, counts: dict | None = None) -> list[Interval]:
+    """Micro and macro proposals of one recording, in onset order."""
+    c = curves(feat)
+    macro = propose(c["macro"], feat.stretch, feat.ks["macro"], cfg.p_macro, kind="macro")
+    micro = propose(c["micro"], feat.stretch, feat.ks["micro"], cfg.p_micro, kind="micro",
+                    head=feat.head["micro"], head_limit=cfg.head_motion,
+                    max_len=cfg.frames(cfg.max_micro, feat.fps), exclude=macro if cfg.mask_macro else [],
+                    counts=counts)
+    if cfg.drop_in_macro:
+        micro = drop_overlapping(micro, macro, counts)
+    return sorted(micro + macro, key=lambda iv: (iv.onset, iv.kind))

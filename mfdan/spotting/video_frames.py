@@ -1,0 +1,103 @@
+"""A long recording as a stream of frames: ``(index, H×W×3 uint8 RGB)``, one at a time.
+
+Two sources: a video file OpenCV decodes (:func:`video_stream`) and an ordered list of frame files
+(:func:`files_stream`, a dataset's frame folder). Neither holds the recording in memory. :func:`frame_count`
+and :func:`fps_of` read the header. A video whose header declares more frames than OpenCV decodes is
+truncated and is an error naming the file, as is one OpenCV cannot open.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mfdan.core.errors import DatasetError
+from mfdan.data.images import read_image
+
+#: frames a header may over-declare before the video counts as truncated (containers estimate the count from
+#: the duration, one or two frames off)
+COUNT_SLACK = 2
+
+
+def _rgb(bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB)
+
+
+def open_video(path: str | Path) -> cv2.VideoCapture:
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "video file not found")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise DatasetError(path, "OpenCV cannot open this video (unreadable, damaged or not a video)")
+    return cap
+
+
+def video_info(path: str | Path) -> tuple[int, float]:
+    """``(declared frame count, frames per second)`` from the video's header (0 where it says nothing)."""
+    cap = open_video(path)
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        cap.release()
+
+
+def video_stream(path: str | Path, *, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Every frame of a video file (up to frame ``stop``, excluded), decoded in order."""
+    path = Path(path)
+    cap = open_video(path)
+    declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    n = 0
+    try:
+        while stop is None or n < stop:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            yield n, _rgb(bgr)
+            n += 1
+    finally:
+        cap.release()
+    if n == 0:
+        raise DatasetError(path, "OpenCV decodes no frame from this video (unreadable, damaged or not a video)")
+    if stop is None and declared and n < declared - COUNT_SLACK:
+        raise DatasetError(path, f"truncated: its header declares {declared} frames, OpenCV decodes {n}")
+
+
+def files_stream(files: Sequence[Path], *, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """The frames of ``files`` in order (a folder's frames, sorted by the caller), all of one size."""
+    shape = None
+    for i, p in enumerate(files[:stop]):
+        img = read_image(p)
+        if shape is not None and img.shape != shape:
+            raise DatasetError(p, f"size {img.shape[1]}x{img.shape[0]} differs from the first frame's "
+                                  f"{shape[1]}x{shape[0]} ({files[0]}); a recording is one camera's frames")
+        shape = img.shape
+        yield i, img
+
+
+def read_frames(source: str | Path | Sequence[Path], wanted: set[int]) -> dict[int, np.ndarray]:
+    """Just the frames numbered in ``wanted`` (RGB), the others skipped without decoding where possible."""
+    out: dict[int, np.ndarray] = {}
+    if not wanted:
+        return out
+    if isinstance(source, (str, Path)):
+        cap = open_video(source)
+        try:
+            for n in range(max(wanted) + 1):
+                if n in wanted:
+                    ok, bgr = cap.read()
+                    if not ok:
+                        break
+                    out[n] = _rgb(bgr)
+                elif not cap.grab():
+                    break
+        finally:
+            cap.release()
+        missing = sorted(wanted - set(out))
+        if missing:
+            raise DatasetError(source, f"truncated: frame {missing[0]} is not in the video")
+        return out
+    return {n: read_image(source[n]) for n in sorted(wanted)}
