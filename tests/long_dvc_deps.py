@@ -13,6 +13,12 @@ def deps(script: str, extra=()) -> list[str]:
     return ["../" + d for d in listed(closure(script))] + list(extra)
 
 
+def UNCACHED(path: str) -> dict:  # noqa: N802
+    """An output DVC does not cache: the clip pipeline's `dvc checkout` never needs the long pipeline's outputs
+    (a cached output that was never produced makes every `dvc checkout` of the project fail)."""
+    return {path: {"cache": False}}
+
+
 #: what the features depend on (the rest of `spot` is the spotter's: changing it reruns `spot` on)
 FEATURE_KEYS = ("detect_every", "detect_width", "upsample", "realign", "face_size", "margin", "k_micro", "k_macro",
                 "blocks", "top_fraction", "mask_eyes")
@@ -20,22 +26,22 @@ FLOW_KEYS = ("input_size", "flow", "flow_size")
 
 STAGES = {
  "synth": {"cmd": "python ../pipeline/long_synth.py --params params.yaml --out data/raw",
-           "deps": deps("pipeline/long_synth.py"), "params": ["long_synth"], "outs": ["data/raw"]},
+           "deps": deps("pipeline/long_synth.py"), "params": ["long_synth"], "outs": [UNCACHED("data/raw")]},
  "features": {"foreach": "${long_data.roots}", "do": {
      "cmd": "python ../pipeline/long_features.py --params params.yaml --dataset ${key} --out data/features/${key}.h5",
      "deps": deps("pipeline/long_features.py", ["${item}"]),
      "params": ["long_data"] + [f"spot.{k}" for k in FEATURE_KEYS] + [f"softnet.{k}" for k in FLOW_KEYS],
-     "outs": ["data/features/${key}.h5"]}},
+     "outs": [UNCACHED("data/features/${key}.h5")]}},
  "spot": {"cmd": "python ../pipeline/long_spot.py --params params.yaml --features data/features --out data/spots.json --curves data/curves.h5",
           "deps": deps("pipeline/long_spot.py", ["data/features"]), "params": ["spot", "softnet"],
-          "outs": ["data/spots.json", "data/curves.h5"]},
+          "outs": [UNCACHED("data/spots.json"), UNCACHED("data/curves.h5")]},
  "recognise": {"cmd": "python ../pipeline/long_recognise.py --model ../models/final --spots data/spots.json --features data/features --out data/recognised.json",
           "deps": deps("pipeline/long_recognise.py", ["data/spots.json", "data/features", "../models/final"]),
-          "outs": ["data/recognised.json"]},
+          "outs": [UNCACHED("data/recognised.json")]},
  "evaluate_spotting": {"cmd": "python ../pipeline/long_evaluate.py --params params.yaml --recognised data/recognised.json --features data/features --curves data/curves.h5 --out metrics/spotting.json --plots plots/timelines",
           "deps": deps("pipeline/long_evaluate.py", ["data/recognised.json", "data/features", "data/curves.h5"]),
           "params": ["spot.p_micro", "softnet.p"],
-          "metrics": [{"metrics/spotting.json": {"cache": False}}], "outs": ["plots/timelines"]},
+          "metrics": [{"metrics/spotting.json": {"cache": False}}], "outs": [UNCACHED("plots/timelines")]},
 }
 HEADER = """# Long recordings: spot the micro- and macro-expressions in whole videos, then recognise each micro one
 # (MEGC spot-then-recognise). Its own pipeline, so `make demo` stays the clip pipeline: `dvc repro

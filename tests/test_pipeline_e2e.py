@@ -147,7 +147,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
     check_sweep_equals_pipeline(repo, folds)
 
     again = sh("dvc repro", repo)
-    assert "Running stage" not in again and "up to date" in sh("dvc status", repo)
+    assert "Running stage" not in again and "up to date" in sh("dvc status dvc.yaml", repo)
     first = (repo / "metrics/loso.json").read_bytes()
 
     sh("git add -A && git commit -qm baseline", repo)
@@ -172,7 +172,7 @@ def test_dvc_pipeline_end_to_end(tmp_path):
 
     # same params, same bytes: back to the baseline, retrain one fold from scratch and re-evaluate
     sh(f"git checkout -q -- . && dvc checkout -q && dvc repro --force --single-item train@{folds[0]}", repo)
-    assert "up to date" in sh("dvc status", repo)  # the retrained fold's outputs hash exactly as before
+    assert "up to date" in sh("dvc status dvc.yaml", repo)  # the retrained fold's outputs hash exactly as before
     sh("dvc repro --force --single-item evaluate", repo)
     assert (repo / "metrics/loso.json").read_bytes() == first
 
@@ -217,7 +217,7 @@ def test_composite_all_over_six_layouts_and_an_absent_dataset(tmp_path):
     assert (repo / "data/read/mmew.json").read_text() == stale
     loso = json.loads((repo / "metrics/loso.json").read_text())
     assert "mmew" not in loso["per_dataset"] and loso["complete"] is True
-    assert "up to date" in sh("dvc status", repo)
+    assert "up to date" in sh("dvc status dvc.yaml", repo)
 
     # HDE over the same composite: one fold per dataset present, each tested on a whole held-out dataset
     five = [d for d in six if d != "mmew"]
