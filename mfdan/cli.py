@@ -391,7 +391,9 @@ def _spotted(fm, path: Path, cfg, *, fps, cam, timeline, as_json, device, taken)
 @app.command()
 def sweep(
     set_: Annotated[str, typer.Option("--set", help="The data: demo (params.yaml), realface (params.yaml with a "
-                                      "real face the generator was never tuned on) or a params file's path.")] = "demo",
+                                      "real face the generator was never tuned on), hard (two real faces with "
+                                      "blinks, head drift and roll, varied AUs, weaker motion) or a params file's "
+                                      "path.")] = "demo",
     arm: Annotated[Optional[list[str]], typer.Option(
         help="An arm, repeatable: NAME:key=value,... (dotted overrides, YAML values), NAME:@recipe.yaml[,key=value], "
              "NAME: for the params file as it is, or a named arm (flow_driven, self_only, dropkey_0, "

@@ -1,5 +1,6 @@
 """The generator: deterministic bytes, faces dlib can find, subtle localized AU motion, atomic output."""
 import hashlib
+import math
 from pathlib import Path
 
 import cv2
@@ -249,3 +250,102 @@ def test_casme_sections_have_both_cameras_sizes(tmp_path):
     b = sorted((tmp_path / "casme/CASME_B/Section B").rglob("*.jpg"))
     assert a and b and {p.parts[-3] for p in a} == {"sub01"} and {p.parts[-3] for p in b} == {"sub08"}
     assert cv2.imread(str(a[0])).shape == (720, 1280, 3) and cv2.imread(str(b[0])).shape == (480, 640, 3)
+
+
+# --- the hard set's confounders (blinks, head drift and roll, AU variants, weaker motion) ------------------------
+QUIET = dict(noise=0.0, jitter=0.0, amplitude=(1e-6, 1e-6))  # no expression, noise or jitter: only the confounder
+
+
+def hard_clip(**kw):
+    """A SAMM-geometry clip (grey, 400 px face) with only the confounders in ``kw``, its frames and draws."""
+    cfg = SynthConfig(**QUIET, **kw)
+    ident = synth.make_identity("samm", "006", cfg)
+    plan = synth.ClipPlan("samm", "006", "006_1_2", "anger", "4+7", onset=100, apex=104, offset=108,
+                          motion=synth.EMOTION_AUS["anger"], label3="negative")
+    frames = synth.render_clip(ident, plan, cfg)
+    return ident, frames, synth.clip_nuisance(plan, cfg, len(frames), ident.geometry.face)
+
+
+def test_confounders_are_off_by_default():
+    """The demo draws none of them: no nuisance, every clip moves as its emotion's AUs at full weight."""
+    cfg = SynthConfig()
+    plan = synth.plan_layout("casme2", cfg)[0]
+    assert synth.clip_nuisance(plan, cfg, 9, 310.0) is None
+    assert all(p.weights == () and p.motion in synth.EMOTION_AUS.values() for p in synth.plan_layout("samm", cfg))
+
+
+def head_motion(ident, frames):
+    """The rigid motion from the first frame to the last, fitted by OpenCV's ECC alignment (Euclidean) of the
+    face windows: (dx, dy, degrees) of the face centre."""
+    x0, y0, x1, y1 = ident.geometry.window()
+    a, b = (np.float32(f[y0:y1, x0:x1]) for f in (frames[0], frames[-1]))
+    stop = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 200, 1e-7)
+    _, m = cv2.findTransformECC(a, b, np.eye(2, 3, dtype=np.float32), cv2.MOTION_EUCLIDEAN, stop, None, 5)
+    cx, cy = ident.geometry.centre[0] - x0, ident.geometry.centre[1] - y0
+    moved = m.astype(np.float64) @ np.array([cx, cy, 1.0])
+    return moved[0] - cx, moved[1] - cy, math.degrees(math.atan2(float(m[1, 0]), float(m[0, 0])))
+
+
+def test_head_drift_translates_the_face_from_none_at_the_onset():
+    ident, frames, nz = hard_clip(drift=0.1)  # this draw: ~2.4 px
+    _, still, _ = hard_clip()
+    assert nz.blink.max() == 0 and nz.angle == 0 and math.hypot(*nz.shift) > 1
+    assert np.array_equal(frames[0], still[0])  # the onset, where alignment is estimated, is not moved
+    dx, dy, deg = head_motion(ident, frames)
+    assert (dx, dy) == pytest.approx(nz.shift, abs=0.1) and abs(deg) < 0.02  # moved by the drawn shift
+
+
+def test_head_roll_rotates_the_face_about_its_centre_by_the_drawn_angle():
+    ident, frames, nz = hard_clip(roll=3.0)
+    assert abs(nz.angle) > 0.5 and nz.shift == (0.0, 0.0)
+    dx, dy, deg = head_motion(ident, frames)
+    assert deg == pytest.approx(nz.angle, abs=0.05) and math.hypot(dx, dy) < 0.1
+
+
+def test_a_blink_moves_the_lids_and_not_the_mouth():
+    ident, frames, nz = hard_clip(blink_rate=1.0)
+    assert nz.blink.max() > 0.5 and (nz.blink == 0).any()
+    peak, rest = int(nz.blink.argmax()), int(np.flatnonzero(nz.blink == 0)[0])
+    diff = np.abs(np.float64(frames[peak]) - np.float64(frames[rest]))
+
+    def near(idx):
+        return max(diff[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4].max() for x, y in ident.points[idx])
+
+    assert near([37, 38, 43, 44]) > 5  # the upper lids move by px
+    assert near(list(range(48, 68))) < 0.5  # the mouth does not
+
+
+def test_au_variants_draw_several_combinations_per_class_at_their_own_intensities():
+    cfg = SynthConfig(au_variants=True)
+    plans = [p for lay in ("casme2", "samm", "smic") for p in synth.plan_layout(lay, cfg) if p.label3]
+    by_class = {}
+    for p in plans:
+        assert p.motion in synth.AU_VARIANTS[p.label3]
+        assert len(p.weights) == len(p.motion) and all(synth.AU_INTENSITY[0] <= w <= synth.AU_INTENSITY[1]
+                                                       for w in p.weights)
+        by_class.setdefault(p.label3, set()).add(p.motion)
+    assert set(by_class) == {"negative", "positive", "surprise"} and all(len(v) >= 2 for v in by_class.values())
+    ident = synth.make_identity("casme2", "sub01", SynthConfig())
+    aus = ("AU6", "AU12")
+    assert np.array_equal(synth.motion_field(ident.points, aus, 320, 240, (1.0, 1.0)),
+                          synth.motion_field(ident.points, aus, 320, 240))
+    mouth_only = synth.motion_field(ident.points, aus, 640, 480, (1e-9, 1.0))
+    assert np.allclose(mouth_only, synth.motion_field(ident.points, ("AU12",), 640, 480), atol=1e-6)
+    with pytest.raises(ValueError, match="2 weights for 1 AUs"):
+        synth.motion_field(ident.points, ("AU12",), 64, 64, (1.0, 1.0))
+
+
+def test_the_hard_set_is_valid_params_and_writes_the_same_bytes_twice(tmp_path):
+    """``--set hard`` builds through the params registry, and its generator output is deterministic."""
+    from mfdan.core.params import Params
+    from mfdan.sweep.sets import load_set
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = Params(load_set("hard", repo=repo).values).section("synth", SynthConfig)
+    assert cfg.au_variants and cfg.blink_rate > 0 and cfg.drift > 0 and cfg.roll > 0
+    assert cfg.amplitude[1] < SynthConfig().amplitude[0] + 0.5  # weaker motion than the demo's
+    small = SynthConfig(**{**cfg.__dict__, "subjects": 1, "samples_per_subject": 3, "geometry": "compact",
+                           "frame_size": 160, "check_faces": False})
+    synthesize("casme2", tmp_path / "a", small)
+    synthesize("casme2", tmp_path / "b", small)
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")

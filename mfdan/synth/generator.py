@@ -15,6 +15,12 @@ photo (``faces``: scikit-image's ``astronaut`` for the demo; matplotlib's ``grac
   amplitude and following a smooth onset → apex → offset profile;
 * **nuisance**: small global head jitter per frame and Gaussian sensor noise.
 
+The *hard* set (``mfdan sweep --set hard``, :data:`mfdan.sweep.sets.SETS`) switches on the confounders of real
+recordings, all off by default so the demo's clips are unchanged: a blink (AU45) anywhere in a clip
+(``blink_rate``), head drift and roll growing from onset to offset (``drift``, ``roll``), several AU
+combinations per class, each AU at its own intensity (``au_variants``, :data:`AU_VARIANTS`), and weaker motion
+(a lower ``amplitude``).
+
 Frames have the release's geometry (``geometry: release``, :data:`RELEASE_GEOMETRY`): CASME II 640×480
 colour with the face where the raw release has it, SAMM 2040×1088 greyscale with the face near the centre
 (so the paper's 420×420 centre crop runs as on the release), SMIC-HS as its distributed face crops,
@@ -53,7 +59,7 @@ import numpy as np
 
 from mfdan.core.files import written_folder
 from mfdan.core.parallel import imap_ordered, worker_count
-from mfdan.core.params import AtLeast, Increasing, NON_NEGATIVE, POSITIVE
+from mfdan.core.params import AtLeast, Increasing, NON_NEGATIVE, POSITIVE, Range
 from mfdan.data.protocols import CDE_DATASETS, DATASETS, GROUP_3, SAMPLE_LISTS, THREE_CLASS, cde_list, reference_rows
 from mfdan.data.readers import smic
 from mfdan.preprocess import landmarks as lm
@@ -83,6 +89,12 @@ class SynthConfig:
     workers: Annotated[int, NON_NEGATIVE] = 0  #: processes, one subject each at a time (0 = all cores); same bytes for any
     #: the layouts the ``synth`` stage (and ``--layout all``) writes, one folder each
     layouts: tuple[str, ...] = CDE_DATASETS
+    # confounders of real recordings (the hard set; all off by default, see ClipNuisance)
+    blink_rate: Annotated[float, Range(lo=0, hi=1)] = 0.0      #: probability that a clip holds a blink (AU45)
+    blink_amplitude: Annotated[tuple[float, float], POSITIVE, Increasing(strict=False)] = (2.0, 4.0)  #: a blink's peak lid displacement, px
+    drift: Annotated[float, NON_NEGATIVE] = 0.0    #: head drift at the offset, fraction of the face side (uniform 0..drift, any direction)
+    roll: Annotated[float, NON_NEGATIVE] = 0.0     #: head roll at the offset, degrees (uniform −roll..roll)
+    au_variants: bool = False              #: AUs drawn per clip from several combinations per class (AU_VARIANTS), each at its own intensity
 
     def __post_init__(self) -> None:
         if self.max_frames < 3:
@@ -116,6 +128,10 @@ AU_MOTION: dict[str, list[tuple[int, tuple[float, float]]]] = {
     "AU20": [(48, (-0.8, 0.2)), (54, (0.8, 0.2))],                                         # lip stretcher
     "AU45": [(37, (0.0, 0.8)), (38, (0.0, 0.8)), (43, (0.0, 0.8)), (44, (0.0, 0.8))],      # blink
     "R12": [(54, (0.9, -0.6))],                                                            # unilateral AU12
+    "AU5": [(37, (0.0, -0.8)), (38, (0.0, -0.8)), (43, (0.0, -0.8)), (44, (0.0, -0.8))],   # upper lid raiser
+    "AU6": [(40, (0.0, -0.6)), (41, (0.0, -0.6)), (46, (0.0, -0.6)), (47, (0.0, -0.6)),    # cheek raiser (lower
+            (2, (0.3, -0.6)), (14, (-0.3, -0.6))],                                         # lids and cheeks up)
+    "AU9": [(31, (0.0, -0.8)), (35, (0.0, -0.8)), (28, (0.0, -0.4))],                      # nose wrinkler
 }
 EMOTION_AUS: dict[str, tuple[str, ...]] = {
     "happiness": ("AU12",), "positive": ("AU12",), "happy": ("AU12",), "amusement": ("AU12",),
@@ -125,6 +141,17 @@ EMOTION_AUS: dict[str, tuple[str, ...]] = {
     "sad": ("AU4", "AU15"), "comtempt": ("AU4", "R12"),
 }
 OTHERS_AUS = (("AU45",), ("AU17",), ("AU14",))
+#: ``au_variants``: the AU combinations a clip of each three-class label is drawn from (the usual FACS codings of
+#: CASME II / SAMM clips of those emotions: disgust AU4+10 or AU9+10, repression AU14 or AU15+17, sadness AU1+4+15,
+#: contempt AU4+R12, happiness AU12 or AU6+12, unilateral R12, surprise AU1+2 with or without AU5, or one brow
+#: alone). Classes share AUs (AU1 in sadness and surprise, R12 in contempt and happiness, the lids in AU6 and AU7).
+AU_VARIANTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "negative": (("AU4", "AU7"), ("AU4", "AU10"), ("AU4", "AU15"), ("AU4",), ("AU9", "AU10"), ("AU14",),
+                 ("AU15", "AU17"), ("AU1", "AU4", "AU15"), ("AU4", "R12")),
+    "positive": (("AU12",), ("AU6", "AU12"), ("R12",), ("AU6", "R12")),
+    "surprise": (("AU1", "AU2"), ("AU1", "AU2", "AU5"), ("AU1",), ("AU2",)),
+}
+AU_INTENSITY = (0.4, 1.0)  #: ``au_variants``: each AU's weight in its combination (uniform), before the field's scaling
 
 
 @dataclass
@@ -142,6 +169,7 @@ class ClipPlan:
     motion: tuple[str, ...] = field(default=())
     label3: str | None = None
     video: str = ""       # CAS(ME)³: the task video (Filename) the clip is a span of
+    weights: tuple[float, ...] = ()  # per AU of ``motion`` (``au_variants``); empty: every AU at 1
 
 
 #: the face photos the generator can animate, all real photos that ship inside installed packages
@@ -321,15 +349,20 @@ def _plan_clip(layout: str, subject: str, row: dict[str, str], cfg: SynthConfig,
         onset, rel = int(rng.integers(1, 5000)), float(rng.uniform(0.35, 0.65))
     apex_idx = int(np.clip(round(rel * (n - 1)), 1, n - 2))
     emotion = row["emotion"]
+    weights: tuple[float, ...] = ()
     if label3 is None:
         motion = OTHERS_AUS[int(rng.integers(len(OTHERS_AUS)))]
+    elif cfg.au_variants and label3 in AU_VARIANTS:  # the hard set: one of the class's combinations
+        pick = _rng(cfg, layout, subject, row["sample"], "variant")
+        motion = AU_VARIANTS[label3][int(pick.integers(len(AU_VARIANTS[label3])))]
+        weights = tuple(float(v) for v in pick.uniform(*AU_INTENSITY, size=len(motion)))
     elif THREE_CLASS[layout].get(emotion) == label3:
         motion = EMOTION_AUS[emotion]
     else:  # the list re-labelled the clip: move as its class does
         motion = EMOTION_AUS[label3]
     return ClipPlan(layout=layout, subject=subject, sample=row["sample"], emotion=emotion, aus=row["aus"],
                     onset=onset, apex=onset + apex_idx, offset=onset + n - 1, motion=motion, label3=label3,
-                    video=row.get("video", ""))
+                    video=row.get("video", ""), weights=weights)
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -470,14 +503,22 @@ def make_identity(layout: str, subject: str, cfg: SynthConfig, face: str = "astr
     raise RuntimeError(f"synth: no detectable identity for {layout}/{subject} in 20 draws ({geo})")
 
 
-def motion_field(points: np.ndarray, aus: Iterable[str], width: int, height: int) -> np.ndarray:
+def motion_field(points: np.ndarray, aus: Iterable[str], width: int, height: int,
+                 weights: Iterable[float] = ()) -> np.ndarray:
     """Displacement field (2×height×width) of the given AUs anchored on 68 landmarks (coordinates in that
-    field's pixels), scaled so its longest vector is 1."""
+    field's pixels), each AU scaled by its ``weights`` entry (none: 1), the sum scaled so its longest vector
+    is 1."""
     le, re_ = lm.eye_centres(points)
     sigma = SIGMA_FRAC * math.hypot(float(re_[0] - le[0]), float(re_[1] - le[1]))
     field_ = np.zeros((2, height, width))
-    for au in aus:
+    aus = list(aus)
+    weights = list(weights)
+    if weights and len(weights) != len(aus):
+        raise ValueError(f"motion_field: {len(weights)} weights for {len(aus)} AUs")
+    for i, au in enumerate(aus):
         for idx, (ux, uy) in AU_MOTION[au]:
+            if weights:
+                ux, uy = ux * weights[i], uy * weights[i]
             px, py = (float(v) for v in points[idx])
             # a separable Gaussian bump: exp(−(x−px)²/2σ²) · exp(−(y−py)²/2σ²), (height, width)
             bump = exact.gaussian_1d(height, py, sigma)[:, None] * exact.gaussian_1d(width, px, sigma)[None, :]
@@ -493,27 +534,81 @@ def temporal_profile(n: int, apex: int) -> np.ndarray:
                      else math.cos(0.5 * math.pi * (t - apex) / (n - 1 - apex)) ** 2 for t in range(n)])
 
 
+@dataclass(frozen=True)
+class ClipNuisance:
+    """The confounders drawn for one clip (``blink_rate``, ``drift``, ``roll``), per frame t = 0..n−1.
+
+    * blink: AU45 at ``blink_amplitude`` px times ``blink[t]``, a cos² pulse 2–5 frames wide centred anywhere
+      in the clip (it may cover the onset or the apex);
+    * head: a rigid motion about the face centre, from none at the onset (where alignment is estimated) to a
+      translation ``shift`` (px) and a roll ``angle`` (degrees) at the offset, growing linearly.
+    """
+
+    blink: np.ndarray               #: (n,) weight of the blink field per frame (all 0: no blink)
+    blink_amplitude: float          #: px
+    shift: tuple[float, float]      #: head translation at the offset (dx, dy), px
+    angle: float                    #: head roll at the offset, degrees
+
+    def head(self, t: int, n: int) -> tuple[float, float, float]:
+        """(dx, dy, degrees) of the head at frame t."""
+        s = t / (n - 1)
+        return self.shift[0] * s, self.shift[1] * s, self.angle * s
+
+
+def clip_nuisance(plan: ClipPlan, cfg: SynthConfig, n: int, face: float) -> ClipNuisance | None:
+    """The clip's confounders, from their own seed (so switching them on leaves every other draw as it was);
+    None when the config has none."""
+    if cfg.blink_rate == 0 and cfg.drift == 0 and cfg.roll == 0:
+        return None
+    rng = _rng(cfg, plan.layout, plan.subject, plan.sample, "confounders")
+    blink = np.zeros(n)
+    has_blink, centre, half = rng.uniform() < cfg.blink_rate, rng.uniform(0, n - 1), rng.uniform(1.0, 2.5)
+    amp = float(rng.uniform(*cfg.blink_amplitude))
+    if has_blink:
+        blink = np.array([math.cos(0.5 * math.pi * (t - centre) / half) ** 2 if abs(t - centre) < half else 0.0
+                          for t in range(n)])
+    phi, size = rng.uniform(0, 2 * math.pi), cfg.drift * face * rng.uniform()
+    angle = float(rng.uniform(-cfg.roll, cfg.roll))
+    return ClipNuisance(blink=blink, blink_amplitude=amp, shift=(size * math.cos(phi), size * math.sin(phi)),
+                        angle=angle)
+
+
 def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np.ndarray]:
     """The clip's frames (H×W×3 RGB, or H×W grey, uint8), onset to offset: the face window re-sampled
-    with the expression and head jitter, over the identity's static frame, plus sensor noise everywhere.
+    with the expression and head jitter (and, in the hard set, a blink and head drift and roll:
+    :func:`clip_nuisance`), over the identity's static frame, plus sensor noise everywhere.
     The window is sampled in float64; adding the noise and rounding run in float32 over the whole frame
     (element-wise, so still the same bits on every CPU)."""
     rng = _rng(cfg, plan.layout, plan.subject, plan.sample, "render")
     x0, y0, x1, y1 = identity.geometry.window()
     n = plan.offset - plan.onset + 1
     amp = rng.uniform(*cfg.amplitude)
-    unit = motion_field(identity.points - [x0, y0], plan.motion, x1 - x0, y1 - y0)  # (2, wh, ww)
+    unit = motion_field(identity.points - [x0, y0], plan.motion, x1 - x0, y1 - y0, plan.weights)  # (2, wh, ww)
     weights = temporal_profile(n, plan.apex - plan.onset)
     gx, gy = exact.grid(x1 - x0, y1 - y0)
     gx, gy = gx + x0, gy + y0  # frame coordinates of the window's pixels
     still = identity.image.astype(np.float32)
+    nuisance = clip_nuisance(plan, cfg, n, identity.geometry.face)
+    blink_unit = None
+    if nuisance is not None and nuisance.blink.any():
+        blink_unit = motion_field(identity.points - [x0, y0], ("AU45",), x1 - x0, y1 - y0)  # (2, wh, ww)
     frames = []
-    for w in weights:
+    for t, w in enumerate(weights):
         jx, jy = rng.normal(0, cfg.jitter, size=2)
         d = (amp * w) * unit
+        sx, sy = gx, gy  # where each window pixel's content comes from before the expression
+        if nuisance is not None:
+            if blink_unit is not None and nuisance.blink[t] > 0:
+                d = d + (nuisance.blink_amplitude * nuisance.blink[t]) * blink_unit
+            hx, hy, deg = nuisance.head(t, n)
+            if hx or hy or deg:  # the inverse of the rigid head motion about the face centre
+                cx, cy = identity.geometry.centre
+                c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+                qx, qy = gx - (cx + hx), gy - (cy + hy)
+                sx, sy = c * qx + s * qy + cx, c * qy - s * qx + cy
         img = still.copy()
         # backward map: content at p moves to p + d (first order, d is small and smooth)
-        img[y0:y1, x0:x1] = exact.sample_cubic(identity.image, gx - d[0] - jx, gy - d[1] - jy)
+        img[y0:y1, x0:x1] = exact.sample_cubic(identity.image, sx - d[0] - jx, sy - d[1] - jy)
         noise = rng.standard_normal(size=img.shape, dtype=np.float32)
         noise *= np.float32(cfg.noise)
         img += noise
