@@ -12,8 +12,11 @@ last one kept, the held-out subject or dataset read once), every fold stored und
 ``sweeps/``) by its key, so an interrupted comparison resumes and a rerun trains nothing. This script adds the
 presentation: ``bench/out/<set>/compare.md`` (UF1 / UAR mean ± sd and per seed, composite and per dataset; the
 paired UF1 difference against MFDAN in its own standard deviations; parameters; seconds per fold; the published
-figure and whether it was picked on the test subject), ``compare.json`` and ``compare.png`` (per architecture
-and protocol: the per-seed points and mean ± sd).
+figure and whether it was picked on the test subject), ``compare.json``, ``compare.png`` (per architecture
+and protocol: the per-seed points and mean ± sd) and ``compare_<protocol>.csv`` (one row per method and seed:
+the data of the DVC plots ``dvc plots show`` draws from ``bench/results/compare_<set>_<protocol>.csv``).
+
+    python bench/compare.py --set hard --seeds 0-4          # the hard set: blinks, head drift and roll, ...
 """
 from __future__ import annotations
 
@@ -156,6 +159,17 @@ def compact(set_name: str, results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def points(protocol: str, res: dict) -> str:
+    """One CSV row per method and seed (method, seed, uf1, uar): the per-seed points of the figure."""
+    rows = ["method,seed,uf1,uar"]
+    for a in ARCHS:
+        arm = arm_name(a, protocol)
+        for s in res["seeds"][arm]:
+            r = res["results"][arm][s]
+            rows.append(f"{TITLES[a]},{s},{r['uf1']:.4f},{r['uar']:.4f}")
+    return "\n".join(rows) + "\n"
+
+
 def picture(path: Path, set_name: str, results: dict[str, dict]) -> None:
     import matplotlib
 
@@ -208,6 +222,8 @@ def main() -> None:
     out = OUT / Path(args.set).stem
     (out / "compare.md").write_text(text)
     (out / "compare.json").write_text(json.dumps(results, indent=1) + "\n")
+    for protocol, res in results.items():
+        (out / f"compare_{protocol}.csv").write_text(points(protocol, res))
     picture(out / "compare.png", args.set, results)
     print(f"wrote {out / 'compare.md'}, compare.json, compare.png")
 
