@@ -1,5 +1,6 @@
 """The generator: deterministic bytes, faces dlib can find, subtle localized AU motion, atomic output."""
 import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -349,3 +350,12 @@ def test_the_hard_set_is_valid_params_and_writes_the_same_bytes_twice(tmp_path):
     synthesize("casme2", tmp_path / "a", small)
     synthesize("casme2", tmp_path / "b", small)
     assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+    # the manifest says what each clip holds: its AUs and weights, its blink and head motion
+    samples = json.loads((tmp_path / "a" / "synth_manifest.json").read_text())["samples"]
+    emotional = [s for s in samples if s["label3"]]  # ('others' clips move as before, every AU at 1)
+    assert emotional and all(len(s["weights"]) == len(s["motion"]) for s in emotional)
+    assert all(len(s["confounders"]["blink"]) == small.max_frames for s in samples)
+    demo = SynthConfig(subjects=1, samples_per_subject=1, max_frames=3, geometry="compact", frame_size=160,
+                       check_faces=False)
+    synthesize("casme2", tmp_path / "demo", demo)
+    assert "confounders" not in (tmp_path / "demo" / "synth_manifest.json").read_text()

@@ -573,6 +573,18 @@ def clip_nuisance(plan: ClipPlan, cfg: SynthConfig, n: int, face: float) -> Clip
                         angle=angle)
 
 
+def _confounders(plan: ClipPlan, cfg: SynthConfig) -> dict:
+    """The manifest's record of a clip's confounders (none: an empty dict, so the demo's manifest is unchanged):
+    the blink's weight per frame, the head's shift (px) and roll (degrees) at the offset."""
+    n = plan.offset - plan.onset + 1
+    nz = clip_nuisance(plan, cfg, n, geometry(plan.layout, cfg, plan.subject).face)
+    if nz is None:
+        return {}
+    return {"confounders": {"blink": [round(float(b), 4) for b in nz.blink],
+                            "blink_amplitude_px": round(nz.blink_amplitude, 4) if nz.blink.any() else 0.0,
+                            "head_shift_px": [round(v, 4) for v in nz.shift], "head_roll_deg": round(nz.angle, 4)}}
+
+
 def render_clip(identity: Identity, plan: ClipPlan, cfg: SynthConfig) -> list[np.ndarray]:
     """The clip's frames (H×W×3 RGB, or H×W grey, uint8), onset to offset: the face window re-sampled
     with the expression and head jitter (and, in the hard set, a blink and head drift and roll:
@@ -777,6 +789,6 @@ def synthesize(layout: str, out: str | Path, cfg: SynthConfig = SynthConfig(), *
             config = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "layouts")}  # not this layout's
             manifest = {"layout": lay, "config": config,
                         "samples": [{k: v for k, v in asdict(p).items() if k != "motion"} | {"motion": list(p.motion)}
-                                    for p in plans]}
+                                    | _confounders(p, cfg) for p in plans]}
             (root / "synth_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return [p for plans in plans_by_layout.values() for p in plans]
