@@ -16,7 +16,8 @@ figure and whether it was picked on the test subject), ``compare.json``, ``compa
 and protocol: the per-seed points and mean ± sd) and ``compare_<protocol>.csv`` (one row per method and seed:
 the data of the DVC plots ``dvc plots show`` draws from ``bench/results/compare_<set>_<protocol>.csv``).
 
-    python bench/compare.py --set hard --seeds 0-4          # the hard set: blinks, head drift and roll, ...
+    python bench/compare.py --set hard --seeds 0-4 --record   # the hard set (blinks, head drift and roll, ...),
+                                                              # tables and plots copied into bench/results/
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from mfdan.sweep.arms import comparison_arms  # noqa: E402
 from mfdan.sweep.engine import SweepConfig, run_sweep  # noqa: E402
 
 OUT = REPO / "bench" / "out"
+RESULTS = REPO / "bench" / "results"   #: --record: what README, docs and the DVC plots read
 ARCHS = ["mfdan", "ststnet", "off_apexnet", "dual_inception", "sssnet", "htnet", "bi_woof"]  #: --archs narrows it
 TITLES = {"mfdan": "MFDAN", "ststnet": "STSTNet", "off_apexnet": "OFF-ApexNet", "dual_inception": "Dual-Inception",
           "sssnet": "SSSNet", "htnet": "HTNet", "bi_woof": "Bi-WOOF"}
@@ -203,6 +205,9 @@ def main() -> None:
     ap.add_argument("--scheduler", default=None, help="a running Dask scheduler (mfdan sweep --scheduler)")
     ap.add_argument("--store", type=Path, default=REPO / "sweeps")
     ap.add_argument("--archs", default="ststnet,off_apexnet,dual_inception,sssnet,htnet,bi_woof", help="comma-separated subset (MFDAN always included)")
+    ap.add_argument("--record", action="store_true",
+                    help="also copy the tables, figure and per-seed CSVs into bench/results/ as compare_<set>.md, "
+                         ".png and compare_<set>_<protocol>.csv (the files README, docs and `dvc plots show` read)")
     ap.add_argument("--seeds-for", action="append", default=[], metavar="ARCH=SEEDS",
                     help="other seeds for one architecture (a costly one: --seeds-for off_apexnet=0)")
     args = ap.parse_args()
@@ -226,6 +231,14 @@ def main() -> None:
         (out / f"compare_{protocol}.csv").write_text(points(protocol, res))
     picture(out / "compare.png", args.set, results)
     print(f"wrote {out / 'compare.md'}, compare.json, compare.png")
+    if args.record:
+        name = Path(args.set).stem
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"compare_{name}.md").write_text(text)
+        (RESULTS / f"compare_{name}.png").write_bytes((out / "compare.png").read_bytes())
+        for protocol, res in results.items():
+            (RESULTS / f"compare_{name}_{protocol}.csv").write_text(points(protocol, res))
+        print(f"recorded in {RESULTS}/compare_{name}.*")
 
 
 if __name__ == "__main__":
