@@ -18,6 +18,11 @@ the data of the DVC plots ``dvc plots show`` draws from ``bench/results/compare_
 
     python bench/compare.py --set hard --seeds 0-4 --record   # the hard set (blinks, head drift and roll, ...),
                                                               # tables and plots copied into bench/results/
+    python bench/compare.py --set hard --extra MFDAN-800-steps:train.epochs=50   # MFDAN at the baselines' budget
+
+``--extra NAME:key=value,...`` adds a row of its own: an arm of ``mfdan sweep`` (dotted overrides of the set's
+params file, on MFDAN's seeds), run under every protocol (``data.evaluation=hde`` appended under HDE) and paired
+against MFDAN like an architecture: MFDAN with another recipe, say, to separate the recipe from the network.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mfdan.sweep.arms import comparison_arms  # noqa: E402
+from mfdan.sweep.arms import NAME, comparison_arms  # noqa: E402
 from mfdan.sweep.engine import SweepConfig, run_sweep  # noqa: E402
 
 OUT = REPO / "bench" / "out"
@@ -45,14 +50,31 @@ PUBLISHED = {"mfdan": ("0.8453 / 0.8688", "not stated"), "ststnet": ("0.7353 / 0
              "htnet": ("0.8603 / 0.8475", "yes (best test epoch)"), "bi_woof": ("0.6296 / 0.6227", "no (SVM)")}
 
 
+ROWS: list[str] = []  #: the table's rows: ARCHS, then the --extra arms' names (main sets it)
+
+
+def row_title(row: str) -> str:
+    return TITLES.get(row, row)
+
+
 def arm_name(arch: str, protocol: str) -> str:
     """The arm's name in the sweep (:func:`mfdan.sweep.arms.comparison_arms`): ``_hde`` appended under HDE."""
     return arch if protocol == "loso" else f"{arch}_hde"
 
 
-def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, str], sweep: dict) -> dict:
-    """One sweep per group of architectures that share their seeds, results merged: ``results`` and ``cost``
-    per arm, ``seeds`` per arm."""
+def extra_spec(spec: str, protocol: str) -> str:
+    """``--extra NAME:overrides`` as the sweep arm of ``protocol``: ``NAME_hde:overrides,data.evaluation=hde``
+    under HDE."""
+    name, _, body = spec.partition(":")
+    if protocol == "loso":
+        return spec
+    return f"{arm_name(name, protocol)}:{','.join(p for p in (body, 'data.evaluation=hde') if p)}"
+
+
+def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, str], sweep: dict,
+                 extras: list[str] = ()) -> dict:
+    """One sweep per group of architectures that share their seeds (the ``--extra`` arms with MFDAN's), results
+    merged: ``results`` and ``cost`` per arm, ``seeds`` per arm."""
     groups: dict[str, list[str]] = {}
     for a in ARCHS:
         groups.setdefault(seeds_for.get(a, seeds), []).append(a)
@@ -60,6 +82,8 @@ def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, 
     for group_seeds, archs in groups.items():
         specs = [s for s in comparison_arms([protocol], archs) if s.split(":")[0] in
                  {arm_name(a, protocol) for a in archs}]
+        if "mfdan" in archs:
+            specs += [extra_spec(e, protocol) for e in extras]
         res = run_sweep(SweepConfig(set=set_name, arms=specs, seeds=group_seeds, repo=REPO,
                                     name=f"compare-{Path(set_name).stem}-{protocol}", **sweep))
         if res["missing"]:
@@ -108,7 +132,7 @@ def tables(set_name: str, protocol: str, res: dict) -> list[str]:
              "published composite UF1 / UAR | published epoch picked on the test subject? |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     ref = {s: r[mf][s]["uf1"] for s in seeds_of[mf]}
-    for a in ARCHS:
+    for a in ROWS:
         arm = arm_name(a, protocol)
         seeds = seeds_of[arm]
         uf1 = [r[arm][s]["uf1"] for s in seeds]
@@ -116,19 +140,20 @@ def tables(set_name: str, protocol: str, res: dict) -> list[str]:
         cost = res.get("cost", {}).get(arm, {})
         params = ", ".join(f"{p:,}" for p in cost.get("parameters", [])) or "?"
         secs = f"{cost['seconds_per_fold_median']:.1f}" if "seconds_per_fold_median" in cost else "?"
-        pub, picked = PUBLISHED[a] if protocol == "loso" else ("— (published: LOSO only)", "—")
-        lines.append(f"| {TITLES[a]} | {params} | {secs} | {', '.join(seeds)} | {ms_or_one(uf1)} | "
+        pub, picked = (PUBLISHED.get(a, ("— (our recipe)", "—")) if protocol == "loso"
+                       else ("— (published: LOSO only)", "—"))
+        lines.append(f"| {row_title(a)} | {params} | {secs} | {', '.join(seeds)} | {ms_or_one(uf1)} | "
                      f"{' / '.join(f'{v:.3f}' for v in uf1)} | {ms_or_one(uar)} | "
                      f"{'—' if a == 'mfdan' else paired(dict(zip(seeds, uf1)), ref)} | {pub} | {picked} |")
     lines += ["", "| method | " + " | ".join(f"{d} UF1 | {d} UAR" for d in datasets) + " |",
               "| --- |" + " --- | --- |" * len(datasets)]
-    for a in ARCHS:
+    for a in ROWS:
         cells = []
         arm = arm_name(a, protocol)
         for d in datasets:
             cells.append(ms_or_one([r[arm][s]["per_dataset"][d]["uf1"] for s in seeds_of[arm]]))
             cells.append(ms_or_one([r[arm][s]["per_dataset"][d]["uar"] for s in seeds_of[arm]]))
-        lines.append(f"| {TITLES[a]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row_title(a)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -143,8 +168,8 @@ def compact(set_name: str, results: dict[str, dict]) -> list[str]:
     lines = [f"{set_name}: UF1 mean ± sd over seeds; paired difference against MFDAN over the same seeds "
              "(mean ± sd, the mean in sd units, seeds above)", "",
              "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for a in ARCHS:
-        row = [TITLES[a]]
+    for a in ROWS:
+        row = [row_title(a)]
         first = results[protocols[0]]
         arm0 = arm_name(a, protocols[0])
         row += [", ".join(f"{p:,}" for p in first["cost"][arm0]["parameters"]), ", ".join(first["seeds"][arm0])]
@@ -161,14 +186,34 @@ def compact(set_name: str, results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def paired_against(ref_row: str, results: dict[str, dict]) -> list[str]:
+    """Every other row's UF1 paired against ``ref_row`` (an ``--extra`` arm: MFDAN with another recipe), per
+    protocol: who wins, ties or loses against that recipe."""
+    protocols = [p for p in ("loso", "hde") if p in results]
+    lines = [f"Paired against {row_title(ref_row)} (UF1 difference over the same seeds: mean ± sd, the mean in sd "
+             "units, seeds above)", "", "| method | " + " | ".join(f"{p.upper()} UF1 − {row_title(ref_row)}"
+                                                                 for p in protocols) + " |",
+             "|" + " --- |" * (len(protocols) + 1)]
+    for a in ROWS:
+        if a == ref_row:
+            continue
+        cells = []
+        for p in protocols:
+            res, arm, ref = results[p], arm_name(a, p), arm_name(ref_row, p)
+            uf1 = {s: res["results"][arm][s]["uf1"] for s in res["seeds"][arm]}
+            cells.append(paired(uf1, {s: res["results"][ref][s]["uf1"] for s in res["seeds"][ref]}))
+        lines.append(f"| {row_title(a)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def points(protocol: str, res: dict) -> str:
     """One CSV row per method and seed (method, seed, uf1, uar): the per-seed points of the figure."""
     rows = ["method,seed,uf1,uar"]
-    for a in ARCHS:
+    for a in ROWS:
         arm = arm_name(a, protocol)
         for s in res["seeds"][arm]:
             r = res["results"][arm][s]
-            rows.append(f"{TITLES[a]},{s},{r['uf1']:.4f},{r['uar']:.4f}")
+            rows.append(f"{row_title(a)},{s},{r['uf1']:.4f},{r['uar']:.4f}")
     return "\n".join(rows) + "\n"
 
 
@@ -180,14 +225,14 @@ def picture(path: Path, set_name: str, results: dict[str, dict]) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
     for ax, (protocol, res) in zip(axes[0], results.items()):
-        for k, a in enumerate(ARCHS):
+        for k, a in enumerate(ROWS):
             arm = arm_name(a, protocol)
             vals = [res["results"][arm][s]["uf1"] for s in res["seeds"][arm]]
             ax.scatter([k] * len(vals), vals, s=14, color="tab:blue", alpha=0.6)
             mean = statistics.fmean(vals)
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
             ax.errorbar([k + 0.2], [mean], yerr=[sd], fmt="o", color="tab:red", capsize=3)
-        ax.set_xticks(range(len(ARCHS)), [TITLES[a] for a in ARCHS], rotation=30, ha="right")
+        ax.set_xticks(range(len(ROWS)), [row_title(a) for a in ROWS], rotation=30, ha="right")
         ax.set_ylabel("UF1")
         ax.set_ylim(0, 1)
         ax.axhline(1 / 3, color="grey", lw=0.8, ls="--")
@@ -208,18 +253,32 @@ def main() -> None:
     ap.add_argument("--record", action="store_true",
                     help="also copy the tables, figure and per-seed CSVs into bench/results/ as compare_<set>.md, "
                          ".png and compare_<set>_<protocol>.csv (the files README, docs and `dvc plots show` read)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME:key=value,...",
+                    help="an arm of its own row, on MFDAN's seeds, under every protocol (MFDAN with another "
+                         "recipe: --extra MFDAN-800-steps:train.epochs=50)")
     ap.add_argument("--seeds-for", action="append", default=[], metavar="ARCH=SEEDS",
                     help="other seeds for one architecture (a costly one: --seeds-for off_apexnet=0)")
     args = ap.parse_args()
     keep = tuple(a for a in ARCHS if a == "mfdan" or a in args.archs.split(","))
     ARCHS[:] = keep
+    names = [e.partition(":")[0] for e in args.extra]
+    taken = set(TITLES) | {arm_name(a, "hde") for a in TITLES}
+    bad = [e for e, n in zip(args.extra, names) if ":" not in e or not NAME.fullmatch(n) or n in taken
+           or names.count(n) > 1 or n.endswith("_hde")]
+    if bad:
+        ap.error(f"--extra {bad}: expected NAME:key=value,... with a name of its own (letters, digits, '_.+-'; "
+                 "not an architecture's, not ending in _hde, each once)")
+    ROWS[:] = [*ARCHS, *names]
     seeds_for = dict(x.split("=", 1) for x in args.seeds_for)
     unknown = set(seeds_for) - set(ARCHS)
     if unknown:
         ap.error(f"--seeds-for: unknown architectures {sorted(unknown)}")
     sweep = {"workers": args.workers, "scheduler": args.scheduler, "store": args.store}
-    results = {p: run_protocol(args.set, p, args.seeds, seeds_for, sweep) for p in args.protocols.split(",")}
+    results = {p: run_protocol(args.set, p, args.seeds, seeds_for, sweep, args.extra)
+               for p in args.protocols.split(",")}
     lines = compact(args.set, results) + [""]
+    for name in names:
+        lines += paired_against(name, results) + [""]
     for protocol, res in results.items():
         lines += tables(args.set, protocol, res) + [""]
     text = "\n".join(lines)
