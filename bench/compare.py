@@ -72,7 +72,7 @@ def extra_spec(spec: str, protocol: str) -> str:
 
 
 def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, str], sweep: dict,
-                 extras: list[str] = ()) -> dict:
+                 extras: tuple[str, ...] | list[str] = ()) -> dict:
     """One sweep per group of architectures that share their seeds (the ``--extra`` arms with MFDAN's), results
     merged: ``results`` and ``cost`` per arm, ``seeds`` per arm."""
     groups: dict[str, list[str]] = {}
