@@ -20,6 +20,11 @@ the data of the DVC plots ``dvc plots show`` draws from ``bench/results/compare_
                                                               # tables and plots copied into bench/results/
     python bench/compare.py --set hard --extra MFDAN-800-steps:train.epochs=50   # MFDAN at the baselines' budget
 
+On a machine without DVC or Dask (a borrowed GPU machine: ``bench/gpu_compare.sh``), ``--export DIR`` writes
+the comparison's tasks and caches to a bundle (:mod:`mfdan.sweep.bundle`) and trains nothing; after the bundle
+ran there and its results were merged into the store, ``--env STORE/envs.json`` makes the tables from them
+(files named ``compare_<set>_<device>``).
+
 ``--extra NAME:key=value,...`` adds a row of its own: an arm of ``mfdan sweep`` (dotted overrides of the set's
 params file, on MFDAN's seeds), run under every protocol (``data.evaluation=hde`` appended under HDE) and paired
 against MFDAN like an architecture: MFDAN with another recipe, say, to separate the recipe from the network.
@@ -72,9 +77,11 @@ def extra_spec(spec: str, protocol: str) -> str:
 
 
 def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, str], sweep: dict,
-                 extras: tuple[str, ...] | list[str] = ()) -> dict:
+                 extras: tuple[str, ...] | list[str] = (), label: str | None = None) -> dict:
     """One sweep per group of architectures that share their seeds (the ``--extra`` arms with MFDAN's), results
-    merged: ``results`` and ``cost`` per arm, ``seeds`` per arm."""
+    merged: ``results`` and ``cost`` per arm, ``seeds`` per arm (with ``sweep["export"]``: ``new_tasks``, the
+    tasks added to the bundle). ``label``: the output folder's name (default: the set's)."""
+    label = label or Path(set_name).stem
     groups: dict[str, list[str]] = {}
     for a in ARCHS:
         groups.setdefault(seeds_for.get(a, seeds), []).append(a)
@@ -85,7 +92,10 @@ def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, 
         if "mfdan" in archs:
             specs += [extra_spec(e, protocol) for e in extras]
         res = run_sweep(SweepConfig(set=set_name, arms=specs, seeds=group_seeds, repo=REPO,
-                                    name=f"compare-{Path(set_name).stem}-{protocol}", **sweep))
+                                    name=f"compare-{label}-{protocol}", **sweep))
+        if "new_tasks" in res:
+            merged["new_tasks"] = merged.get("new_tasks", 0) + res["new_tasks"]
+            continue
         if res["missing"]:
             sys.exit(f"incomplete: {res['missing']} (failed: {res['failed']}); rerun to resume")
         for arm in res["results"]:
@@ -93,8 +103,10 @@ def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, 
             merged["cost"][arm] = res["cost"][arm]
             merged["seeds"][arm] = list(res["results"][arm])
             merged["folds"][arm] = res["folds"][arm]
-    (OUT / Path(set_name).stem).mkdir(parents=True, exist_ok=True)
-    (OUT / Path(set_name).stem / f"compare_{protocol}.json").write_text(json.dumps(merged, indent=1) + "\n")
+    if "new_tasks" in merged:
+        return merged
+    (OUT / label).mkdir(parents=True, exist_ok=True)
+    (OUT / label / f"compare_{protocol}.json").write_text(json.dumps(merged, indent=1) + "\n")
     return merged
 
 
@@ -258,7 +270,14 @@ def main() -> None:
                          "recipe: --extra MFDAN-800-steps:train.epochs=50)")
     ap.add_argument("--seeds-for", action="append", default=[], metavar="ARCH=SEEDS",
                     help="other seeds for one architecture (a costly one: --seeds-for off_apexnet=0)")
+    ap.add_argument("--export", type=Path, default=None, metavar="DIR",
+                    help="train nothing: add the tasks and caches to a bundle for a machine without DVC or Dask "
+                         "(mfdan sweep --export; bench/gpu_compare.sh)")
+    ap.add_argument("--env", type=Path, default=None, metavar="ENVS_JSON",
+                    help="a bundle run's envs.json: the tables from the results it trained (merged into --store)")
     args = ap.parse_args()
+    if args.export and args.env:
+        ap.error("--export and --env exclude each other")
     keep = tuple(a for a in ARCHS if a == "mfdan" or a in args.archs.split(","))
     ARCHS[:] = keep
     names = [e.partition(":")[0] for e in args.extra]
@@ -273,25 +292,38 @@ def main() -> None:
     unknown = set(seeds_for) - set(ARCHS)
     if unknown:
         ap.error(f"--seeds-for: unknown architectures {sorted(unknown)}")
-    sweep = {"workers": args.workers, "scheduler": args.scheduler, "store": args.store}
-    results = {p: run_protocol(args.set, p, args.seeds, seeds_for, sweep, args.extra)
-               for p in args.protocols.split(",")}
-    lines = compact(args.set, results) + [""]
+    sweep = {"workers": args.workers, "scheduler": args.scheduler, "store": args.store, "export": args.export,
+             "env": args.env}
+    stem = title = Path(args.set).stem
+    if args.env:  # trained elsewhere: the device in the files' names and the tables' titles
+        envs = json.loads(args.env.read_text()) if args.env.is_file() else {}
+        env = next(iter(envs.values()), {}) if isinstance(envs, dict) else {}
+        stem = f"{stem}_{env.get('device', 'other')}"
+        title = f"{title} ({env.get('gpu') or env.get('device', 'another machine')})"
+    try:
+        results = {p: run_protocol(args.set, p, args.seeds, seeds_for, sweep, args.extra, label=stem)
+                   for p in args.protocols.split(",")}
+    except ValueError as exc:  # a bad set or arm; with --env, tasks that machine has not trained yet
+        sys.exit(f"error: {exc}")
+    if args.export:
+        print(f"{sum(r['new_tasks'] for r in results.values())} new task(s) in {args.export}/bundle.json")
+        return
+    lines = compact(title, results) + [""]
     for name in names:
         lines += paired_against(name, results) + [""]
     for protocol, res in results.items():
-        lines += tables(args.set, protocol, res) + [""]
+        lines += tables(title, protocol, res) + [""]
     text = "\n".join(lines)
     print(text)
-    out = OUT / Path(args.set).stem
+    out = OUT / stem
     (out / "compare.md").write_text(text)
     (out / "compare.json").write_text(json.dumps(results, indent=1) + "\n")
     for protocol, res in results.items():
         (out / f"compare_{protocol}.csv").write_text(points(protocol, res))
-    picture(out / "compare.png", args.set, results)
+    picture(out / "compare.png", title, results)
     print(f"wrote {out / 'compare.md'}, compare.json, compare.png")
     if args.record:
-        name = Path(args.set).stem
+        name = stem
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"compare_{name}.md").write_text(text)
         (RESULTS / f"compare_{name}.png").write_bytes((out / "compare.png").read_bytes())

@@ -418,6 +418,11 @@ def sweep(
                                              "submit, and stop.")] = False,
     weights: Annotated[bool, typer.Option(help="Also keep each fold's model in the store.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results (sweep.json) as JSON instead of the table.")] = False,
+    export: Annotated[Optional[Path], typer.Option(help="Train nothing: write the tasks and their caches to this folder, "
+                                                   "a bundle for a machine without DVC or Dask (python -m "
+                                                   "mfdan.sweep.bundle run; docs/sweeps.md).")] = None,
+    env: Annotated[Optional[Path], typer.Option(help="A bundle run's envs.json: the tables from the results it "
+                                                "trained (merged into --store), training nothing.")] = None,
 ) -> None:
     """Arms × training seeds × folds as independent tasks on Dask, each fold trained as `train@<fold>` trains it
     (byte for byte, at the same train.threads), reused from --store when nothing it depends on changed, then
@@ -436,6 +441,8 @@ def sweep(
         except (ValueError, OSError) as exc:
             _fail(exc)
         return
+    if export is not None and env is not None:
+        _usage("--export and --env exclude each other")
     specs = list(arm or [])
     try:
         if compare:
@@ -445,13 +452,19 @@ def sweep(
             _usage("give --arm NAME[:key=value,...] (repeatable) or --compare")
         cfg = SweepConfig(set=set_, arms=specs, seeds=seeds, folds=[f for f in folds.split(",") if f] if folds else None,
                           store=store, name=name, threads=threads, weights=weights, workers=workers,
-                          scheduler=scheduler, cluster=cluster, cluster_config=cluster_config)
+                          scheduler=scheduler, cluster=cluster, cluster_config=cluster_config, export=export,
+                          env=env)
         result = run_sweep(cfg)
     except SweepInterrupted as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(130)
     except (ValueError, OSError, RuntimeError, DatasetError) as exc:
         _fail(exc)
+    if export is not None:
+        typer.echo(json.dumps(result, indent=1) if as_json else
+                   f"{result['new_tasks']} new task(s) in {export}/bundle.json; there: python -m mfdan.sweep.bundle "
+                   f"run {export} --store STORE")
+        return
     typer.echo(json.dumps(result, indent=1) if as_json else markdown(result))
     if result["failed"] or result["missing"]:
         typer.echo(f"{len(result['failed'])} task(s) failed: " + "; ".join(f"{k}: {v}" for k, v in result["failed"].items()),

@@ -87,3 +87,11 @@ def test_bad_extra_arms_are_refused_before_any_training(extras, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "--extra" in proc.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_export_and_env_exclude_each_other(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "compare.py"), "--set", "demo", "--store",
+                           str(tmp_path / "store"), "--export", str(tmp_path / "b"), "--env", str(tmp_path / "e.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "exclude each other" in proc.stderr
+    assert not (tmp_path / "store").exists() and not (tmp_path / "b").exists()

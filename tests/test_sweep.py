@@ -432,3 +432,87 @@ def test_a_foreign_worker_is_refused_at_the_start_and_retired_when_it_joins_late
         assert stored == local, t.fold
     if any("retiring that worker" in x for x in lines):  # the foreign worker got a task (it usually does)
         assert any("DEFAULT" in x for x in lines)
+
+
+# --- a bundle: where there is no DVC and no Dask (a borrowed GPU machine) ------------------------------------
+#: a borrowed GPU machine's Python lacks these (docs/gpu.md); a sitecustomize on PYTHONPATH makes this one,
+#: and every process it spawns, lack them too
+GPU_MACHINE_SITE = '''
+import sys
+from importlib.abc import MetaPathFinder
+
+ABSENT = {"dvc", "distributed", "dask", "dask_jobqueue", "dlib", "face_recognition_models", "tqdm", "captum",
+          "matplotlib", "skimage"}
+
+
+class Absent(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ABSENT:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Absent())
+'''
+
+
+@pytest.mark.slow
+def test_a_bundle_trains_without_dvc_or_dask_the_bytes_the_sweep_trains(tiny):
+    """--export writes the sweep's tasks and caches; `python -m mfdan.sweep.bundle run` trains them in a Python
+    without DVC, Dask or dlib, under the keys a Dask worker on the same machine computes, byte for byte; its
+    budget stops it and the same command resumes; merged into a store, `mfdan sweep --env` makes the sweep's
+    tables from them without training, and names what is missing; a damaged cache copy is refused."""
+    repo, tmp, result, _ = tiny
+    bundle, there = tmp / "bundle", tmp / "there"
+    exported = json.loads(run(sweep_cmd("--export", str(bundle), store=tmp / "local"), repo).stdout)
+    assert exported["new_tasks"] == 8
+    assert json.loads(run(sweep_cmd("--export", str(bundle), store=tmp / "local"), repo).stdout)["new_tasks"] == 0
+    assert len(json.loads((bundle / "bundle.json").read_text())["tasks"]) == 8
+    assert sorted(p.name for p in (bundle / "data").glob("*/*.h5")) == ["cache.h5", "magnified.h5"]
+
+    site = tmp / "gpu-machine"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(GPU_MACHINE_SITE)
+    gpu_env = env_for(repo) | {"PYTHONPATH": f"{site}{os.pathsep}{repo}"}
+    for absent in ("dvc", "distributed", "dlib"):
+        probe = subprocess.run([BIN / "python", "-c", f"import {absent}"], env=gpu_env, capture_output=True)
+        assert probe.returncode != 0, absent
+
+    def bundle_run(*extra: str, store: Path = there) -> subprocess.CompletedProcess:
+        return subprocess.run([BIN / "python", "-m", "mfdan.sweep.bundle", "run", str(bundle), "--store", str(store),
+                               *extra], cwd=repo, env=gpu_env, capture_output=True, text=True)
+
+    spent = bundle_run("--budget", "0")
+    assert spent.returncode == 3 and json.loads(spent.stdout)["left"] == 8 and "the same command resumes" in spent.stderr
+    done = bundle_run("--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) | {"failed": {}} == {"tasks": 8, "stored_before": 0, "done": 8, "failed": {},
+                                                        "left": 0}
+    again = bundle_run()
+    assert again.returncode == 0 and json.loads(again.stdout)["stored_before"] == 8
+    # the keys and the bytes of the Dask sweep (same machine, same code)
+    for label, folder in result["tasks"].items():
+        key = Path(folder).name
+        mine = Store(there).folder(key)
+        assert mine.is_dir(), label
+        assert {p.name: p.read_bytes() for p in mine.iterdir() if p.name != "task.json"} == \
+            {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.name not in ("task.json", "model.pt")}, label
+
+    # back here: merged into a store, the tables come from them, nothing trained
+    merged = run([BIN / "python", "-m", "mfdan.sweep.bundle", "merge", str(there), "--into", str(tmp / "merged")],
+                 repo)
+    assert "8 task(s) copied" in merged.stdout
+    tables = run(sweep_cmd("--env", str(there / "envs.json"), store=tmp / "merged"), repo)
+    assert json.loads(tables.stdout)["results"] == result["results"]
+    assert "8 task(s) in" in tables.stderr and "to train" not in tables.stderr
+    shutil.rmtree(Store(tmp / "merged").folder(Path(next(iter(result["tasks"].values()))).name))
+    short = subprocess.run(sweep_cmd("--env", str(there / "envs.json"), store=tmp / "merged"), cwd=repo,
+                           env=env_for(repo), capture_output=True, text=True)
+    assert short.returncode == 2 and "1 of 8 task(s)" in short.stderr and "bundle run" in short.stderr
+
+    # a cache damaged on its way: named, nothing trained
+    cache = next((bundle / "data").glob("*/cache.h5"))
+    cache.write_bytes(cache.read_bytes()[:-1])
+    bad = bundle_run(store=tmp / "fresh")
+    assert bad.returncode == 2 and str(cache.resolve()) in bad.stderr and "damaged" in bad.stderr
+    assert not (tmp / "fresh").exists()

@@ -12,6 +12,10 @@ the rest run on Dask, then every complete (arm, seed) scored and tabled.
    keeps what is stored.
 7. ``runs/<name>/sweep.json`` and ``table.md``: mean ± sd over seeds, per seed, paired differences
    (:mod:`mfdan.sweep.table`); ``runs/<name>/sweep.log``: the plain progress lines.
+
+Where neither DVC nor Dask is installed (a borrowed GPU machine), ``--export DIR`` stops after step 3 and
+writes the tasks and their caches to a bundle that :mod:`mfdan.sweep.bundle` trains there; ``--env FILE`` then
+does steps 4–7 here from that machine's recorded environment and its results, training nothing.
 """
 from __future__ import annotations
 
@@ -49,6 +53,8 @@ class SweepConfig:
     cluster: str | None = None
     cluster_config: Path | None = None
     repo: Path = Path(".")
+    export: Path | None = None            #: write the tasks to a bundle here instead of running them
+    env: Path | None = None               #: a bundle run's envs.json: tables from its results, nothing trained
 
 
 class SweepInterrupted(Exception):
@@ -182,22 +188,57 @@ def worker_environment(client, devices: set[str], files: tuple[str, ...], code: 
     return out
 
 
-def make_tasks(cfg: SweepConfig, p: Plan, envs: dict[str, dict], files: tuple[str, ...]) -> list[Task]:
-    """Every (seed, arm, fold), seed-major, with its key."""
+def task_entries(cfg: SweepConfig, p: Plan) -> list[dict[str, Any]]:
+    """Every (seed, arm, fold), seed-major, before the environment is known: its params (seed and threads
+    set), their device setting, the training params its key covers and its caches."""
     from mfdan.core.params import apply_overrides
 
-    tasks = []
+    out = []
     for seed in p.seeds:
         for arm in p.arms:
             v = apply_overrides(p.values[arm.name], {"train.seed": seed, "train.threads": cfg.threads})
             device = (v.get("train") or {}).get("device", "auto")
             training = training_params(v, f"arm {arm.name}")
-            c = p.caches[arm.name]
             for fold in p.folds[arm.name]:
-                key = task_key(training=training, fold=fold, data=c.hashes, env=envs[device])
-                tasks.append(Task(arm.name, seed, fold, v, str(c.cache), str(c.magnified), key, envs[device],
-                                  cfg.weights, c.hashes, files))
+                out.append({"arm": arm.name, "seed": seed, "fold": fold, "params": v, "device": device,
+                            "training": training, "caches": p.caches[arm.name]})
+    return out
+
+
+def make_tasks(cfg: SweepConfig, p: Plan, envs: dict[str, dict], files: tuple[str, ...]) -> list[Task]:
+    """Every (seed, arm, fold), seed-major, with its key for the environment of its device setting."""
+    tasks = []
+    for e in task_entries(cfg, p):
+        c, env = e["caches"], envs[e["device"]]
+        key = task_key(training=e["training"], fold=e["fold"], data=c.hashes, env=env)
+        tasks.append(Task(e["arm"], e["seed"], e["fold"], e["params"], str(c.cache), str(c.magnified), key, env,
+                          cfg.weights, c.hashes, files))
     return tasks
+
+
+def export_bundle(cfg: SweepConfig, p: Plan, files: tuple[str, ...], code: str) -> int:
+    """``--export``: the plan's tasks and caches into the bundle folder (:mod:`mfdan.sweep.bundle`)."""
+    from mfdan.sweep import bundle
+
+    entries, sources = [], {}
+    for e in task_entries(cfg, p):
+        c = e.pop("caches")
+        sources.setdefault(c.hashes[bundle.CACHE_FILES["cache"]], {})["cache"] = c.cache
+        sources.setdefault(c.hashes[bundle.CACHE_FILES["magnified"]], {})["magnified"] = c.magnified
+        entries.append(e | {"data": c.hashes, "weights": cfg.weights})
+    return bundle.export(entries, sources, Path(cfg.export), code=code, files=files)
+
+
+def recorded_envs(cfg: SweepConfig, p: Plan, code: str) -> dict[str, dict]:
+    """``--env``: the environments a bundle run recorded, one for every device setting of the plan."""
+    from mfdan.sweep.bundle import recorded_environment
+
+    envs = recorded_environment(Path(cfg.env), code)
+    devices = {(v.get("train") or {}).get("device", "auto") for v in p.values.values()}
+    if devices - set(envs):
+        raise ValueError(f"--env {cfg.env}: no environment recorded for device setting(s) "
+                         f"{', '.join(sorted(devices - set(envs)))}; it has {', '.join(sorted(envs))}")
+    return envs
 
 
 def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float = 30.0) -> dict[str, str]:
@@ -325,17 +366,34 @@ def run_sweep(cfg: SweepConfig, *, log: Log | None = None) -> dict:
         p = plan(cfg, log)
         log(f"{p.source.label}: {len(p.arms)} arm(s) × {len(p.seeds)} seed(s) × "
             f"{sorted({len(f) for f in p.folds.values()})} fold(s)")
-        with open_client(scheduler=cfg.scheduler, cluster=cfg.cluster, cluster_config=cfg.cluster_config,
-                         workers=cfg.workers, threads=cfg.threads, log=log) as client:
-            devices = {(v.get("train") or {}).get("device", "auto") for v in p.values.values()}
-            files = tuple(code_files(cfg.repo.resolve()))
-            envs = worker_environment(client, devices, files, code_digest(cfg.repo.resolve(), list(files)),
-                                      wait_s=None if cfg.cluster else 600, log=log)
+        files = tuple(code_files(cfg.repo.resolve()))
+        code = code_digest(cfg.repo.resolve(), list(files))
+        if cfg.export is not None:
+            n = export_bundle(cfg, p, files, code)
+            log(f"exported {n} new task(s) to {cfg.export} (python -m mfdan.sweep.bundle run {cfg.export} ...)")
+            return {"set": p.source.label, "exported": str(cfg.export), "new_tasks": n}
+        if cfg.env is not None:  # trained elsewhere: that machine's keys, nothing to train here
+            envs = recorded_envs(cfg, p, code)
             tasks = make_tasks(cfg, p, envs, files)
             todo = [t for t in tasks if not store.has(t.key, weights=cfg.weights)]
-            log(f"{len(tasks) - len(todo)} task(s) already in {cfg.store}, {len(todo)} to train; workers: "
+            if todo:
+                raise ValueError(f"{len(todo)} of {len(tasks)} task(s) (the first: {todo[0].label}) are not in "
+                                 f"{cfg.store} for the environment in {cfg.env}: train them there "
+                                 "(python -m mfdan.sweep.bundle run) and merge the results")
+            log(f"{len(tasks)} task(s) in {cfg.store} for the environment in {cfg.env}: "
                 f"{', '.join(sorted({json.dumps(e, sort_keys=True) for e in envs.values()}))}")
-            failed = execute(client, todo, store, log) if todo else {}
+            failed: dict[str, str] = {}
+        else:
+            with open_client(scheduler=cfg.scheduler, cluster=cfg.cluster, cluster_config=cfg.cluster_config,
+                             workers=cfg.workers, threads=cfg.threads, log=log) as client:
+                devices = {(v.get("train") or {}).get("device", "auto") for v in p.values.values()}
+                envs = worker_environment(client, devices, files, code, wait_s=None if cfg.cluster else 600,
+                                          log=log)
+                tasks = make_tasks(cfg, p, envs, files)
+                todo = [t for t in tasks if not store.has(t.key, weights=cfg.weights)]
+                log(f"{len(tasks) - len(todo)} task(s) already in {cfg.store}, {len(todo)} to train; workers: "
+                    f"{', '.join(sorted({json.dumps(e, sort_keys=True) for e in envs.values()}))}")
+                failed = execute(client, todo, store, log) if todo else {}
         result = summarise(cfg, p, tasks, store, failed)
         (run_dir / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
         (run_dir / "table.md").write_text(markdown(result) + "\n")
