@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -273,15 +275,8 @@ def predict(
     preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). A video longer than 1 s is
     spotted first, one answer per micro-expression found (docs/long.md). Inputs that fail are named on
     stderr; the others still get answers, and the exit code is 1."""
-    t_import = time.perf_counter()
-    from mfdan.core.device import resolve_device  # torch: most of a prediction's start-up
-    from mfdan.core.progress import Progress
-    from mfdan.evaluate.gradcam import write_png
     from mfdan.predict import inputs as forms
-    from mfdan.predict.model_card import load_final
-    from mfdan.predict.predictor import PARTS, cam_name, predict_clip
-    from mfdan.preprocess.landmarks import load_models
-    started = {"import": time.perf_counter() - t_import}  # once per run: reported with the first input
+    from mfdan.predict.prepare import Preparer, card_sections
 
     def index(name: str, value: str | None) -> int | None:
         if value is None:
@@ -299,10 +294,10 @@ def predict(
         jobs = [(str(p), lambda p=p: forms.read_input(p, first, peak)) for p in inputs]
         if not whole and onset is None and apex is None:
             from mfdan.spotting.config import SpotConfig
-            from mfdan.spotting.predict_long import is_long
+            from mfdan.spotting.video_frames import is_long
 
             spot_cfg = SpotConfig()
-            jobs = [(src, ("spot", Path(src)) if spot or (Path(src).is_file() and is_long(Path(src), spot_cfg))
+            jobs = [(src, ("spot", Path(src)) if spot or (Path(src).is_file() and is_long(Path(src), spot_cfg.short_video))
                      else read) for src, read in jobs]
         elif spot:
             _usage("--spot finds onsets and apexes itself: leave out --onset / --apex")
@@ -310,6 +305,20 @@ def predict(
         jobs = [(onset, lambda: forms.two_frames(onset, apex))]
     else:
         _usage("give clip folders or video files, or two frames as --onset FILE --apex FILE")
+    # the clip inputs are read, aligned and turned into flow by a forked process that loads dlib's models while
+    # PyTorch is imported here (mfdan/predict/prepare.py); long recordings are spotted here
+    clips = [read for _, read in jobs if not isinstance(read, tuple)]
+    # only before PyTorch is imported: that is when the overlap gains, and forking a process whose libraries
+    # have started threads (a test calling this in-process) is not safe
+    fork = bool(clips) and "torch" not in sys.modules and Preparer.available()
+    sections = card_sections(model_dir) if fork else None
+    preparer = Preparer(clips, sections, align_as=align_as.value) if sections is not None else None
+    t_import = time.perf_counter()
+    from mfdan.core.device import resolve_device  # torch: most of a prediction's start-up
+    from mfdan.core.progress import Progress
+    from mfdan.predict.model_card import load_final
+    from mfdan.predict.predictor import classify, predict_clip
+    started = {"import": time.perf_counter() - t_import}  # once per run: reported with the first input
     try:
         t_load = time.perf_counter()
         dev = resolve_device(device)
@@ -320,15 +329,21 @@ def predict(
             if not supports_cam(fm.model):
                 raise ValueError(f"--cam: the {fm.card['params'].get('arch', 'mfdan')} model in {model_dir} has no "
                                  "spatial map for Grad-CAM; run without --cam")
-        load_models()  # dlib's detector and landmark predictor, once
+        if preparer is None or len(clips) < len(jobs):
+            from mfdan.preprocess.landmarks import load_models
+
+            load_models()  # dlib's detector and landmark predictor, once, here
         started["load"] = time.perf_counter() - t_load
     except (DatasetError, ValueError) as exc:
+        if preparer is not None:
+            preparer.close(kill=True)
         _fail(exc)
+    prepared = preparer.results() if preparer is not None else None
     failed, taken = 0, set()
     if not as_json:
         head = f"{'input':<40} {'label':<10} " + " ".join(f"{'p(' + c + ')':>12}" for c in fm.classes)
         typer.echo(head + "  onset -> apex")
-    with Progress(len(jobs), desc="predict", unit="input", enabled=len(jobs) > 1) as bar:
+    with Progress(len(jobs), desc="predict", unit="input", enabled=len(jobs) > 1) as bar, _ending(preparer):
         for source, read in jobs:
             try:
                 if isinstance(read, tuple):  # a long recording: spot, then recognise
@@ -336,13 +351,25 @@ def predict(
                              device=dev, taken=taken)
                     bar.update(1)
                     continue
-                t0 = time.perf_counter()
-                clip = read()
-                read_s = time.perf_counter() - t0
-                p = predict_clip(fm, clip, align_as=align_as.value, cam=cam is not None, device=dev)
+                if prepared is not None:
+                    got = next(prepared)
+                    if isinstance(got, DatasetError):
+                        raise got
+                    read_s, prep = got
+                    p = classify(fm, prep, cam=cam is not None, device=dev)
+                    if started and preparer.load_s is not None:
+                        started["dlib"] = preparer.load_s  # in the preparing process, beside the import
+                else:
+                    t0 = time.perf_counter()
+                    clip = read()
+                    read_s = time.perf_counter() - t0
+                    p = predict_clip(fm, clip, align_as=align_as.value, cam=cam is not None, device=dev)
                 p.seconds = {**started, "read": read_s, **p.seconds}
                 started = {}
                 if cam is not None:
+                    from mfdan.evaluate.gradcam import write_png
+                    from mfdan.predict.predictor import cam_name
+
                     write_png(cam / cam_name(source, taken), p.overlay())
             except DatasetError as exc:
                 failed += 1
@@ -357,9 +384,23 @@ def predict(
                 if timings:
                     typer.echo("    seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in p.seconds.items()))
             bar.update(1)
+    _QUICK_EXIT.add("predict")  # every answer is out: `main` may skip tearing PyTorch down
     if failed:
         typer.echo(f"{failed} of {len(jobs)} input{'s' if len(jobs) > 1 else ''} failed", err=True)
         raise typer.Exit(1)
+
+
+@contextmanager
+def _ending(preparer):
+    """The preparing process ends with the loop: waited for when every input was prepared, ended otherwise."""
+    try:
+        yield
+    except BaseException:
+        if preparer is not None:
+            preparer.close(kill=True)
+        raise
+    if preparer is not None:
+        preparer.close()
 
 
 def _spotted(fm, path: Path, cfg, *, fps, cam, timeline, as_json, device, taken) -> None:
@@ -472,8 +513,26 @@ def sweep(
         raise typer.Exit(1)
 
 
+#: commands that finished their work and wrote every output: the process may end without the interpreter's
+#: teardown, which for PyTorch's modules takes ~0.4 s of a 2 s prediction (docs/predict.md)
+_QUICK_EXIT: set[str] = set()
+
+
 def main() -> None:
-    app()
+    """The ``mfdan`` entry point. After ``predict`` has written and flushed everything, the process ends at once
+    (``os._exit`` with the command's exit status); other commands, and ``app`` called in-process (tests), end
+    normally."""
+    try:
+        app()
+    except SystemExit as exc:
+        if _QUICK_EXIT:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if not isinstance(exc.code, (int, type(None))):
+                print(exc.code, file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
 
 
 if __name__ == "__main__":

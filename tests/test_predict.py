@@ -222,3 +222,51 @@ def test_spotted_apex_is_a_frame_number_of_the_clip(model_dir, clip_dir):
                                   apex=spotted.apex, names={i: full.names[i] for i in (1, spotted.apex)}),
                          align_as="casme2")
     assert given.probabilities == pytest.approx(spotted.probabilities, abs=1e-6)
+
+
+def test_the_command_prepares_in_a_forked_process_with_the_same_answers(model_dir, clip_dir, tmp_path):
+    """`mfdan predict` as a user starts it forks before PyTorch is imported: a child loads dlib and prepares the
+    clip inputs while the command imports PyTorch (mfdan/predict/prepare.py). Its answers, errors and exit
+    status equal the in-process path's (a CliRunner call, PyTorch already imported, runs everything in one
+    process) byte for byte; --timings reports dlib's load as its own part."""
+    import subprocess
+    import sys
+
+    frames = sorted(clip_dir.iterdir(), key=lambda p: natural_key(p.name))
+    grey = tmp_path / "noface"
+    grey.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(grey / f"f{i}.png"), np.full((120, 120, 3), 128, np.uint8))
+    cases = [["--onset", frames[0], "--apex", frames[2], "--json"],
+             [clip_dir, grey, clip_dir, "--onset", 0, "--json"],       # the apex spotted; a failure in between
+             [clip_dir, "--timings"]]
+    mfdan = Path(sys.executable).parent / "mfdan"
+    for args in cases:
+        args = ["--model", model_dir, *args]
+        here = invoke(*args)
+        cmd = subprocess.run([str(mfdan), "predict", *map(str, args)], capture_output=True, text=True, timeout=300)
+        assert cmd.returncode == here.exit_code, cmd.stderr
+        if "--timings" in args:
+            first = [line for line in cmd.stdout.splitlines() if "seconds: " in line][0]
+            assert ", load " in first and ", dlib " in first and ", align " in first
+            assert [line for line in cmd.stdout.splitlines() if "seconds: " not in line] == \
+                [line for line in here.stdout.splitlines() if "seconds: " not in line]
+        else:
+            assert cmd.stdout == here.stdout
+
+            def errors(text: str) -> list[str]:  # the progress lines carry seconds
+                return [line for line in text.splitlines() if "error" in line or "failed" in line]
+            assert errors(cmd.stderr) == errors(here.stderr)
+            assert (grey in args) == bool(errors(cmd.stderr)) == (cmd.returncode == 1)
+    assert cmd.returncode == 0
+
+
+def test_what_prepare_repeats_of_the_model_card_and_the_registry():
+    """prepare.py reads the card without PyTorch, so it keeps its own copy of two constants and of which
+    architectures read landmarks: they must equal the originals."""
+    from mfdan.model.registry import ARCHITECTURES, _load
+    from mfdan.predict import model_card, prepare
+
+    assert prepare.CARD == model_card.CARD and prepare.DATA_KEYS == model_card.DATA_KEYS
+    reads = {n for n, a in ARCHITECTURES.items() if "landmarks" in getattr(_load(a.module, a.network), "inputs", ())}
+    assert reads == set(prepare.LANDMARK_ARCHS)

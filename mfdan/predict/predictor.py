@@ -5,7 +5,8 @@ Per clip, exactly the stages' functions with the card's parameters: alignment es
 frame and applied to every frame used (:func:`mfdan.preprocess.alignment.estimate_alignment`, as ``align``),
 the apex spotted with the pipeline's ``flow_peak`` policy when none is given
 (:func:`mfdan.preprocess.apex_spotting.spot_apex`, from the onset to the last frame), TV-L1 flow and strain
-(:func:`mfdan.preprocess.optical_flow.flow_input`, as ``flow``), MagNet at the evaluation factor
+(:func:`mfdan.preprocess.optical_flow.flow_input`, as ``flow``) — these three in :mod:`mfdan.predict.prepare`,
+which needs no PyTorch — MagNet at the evaluation factor
 (:func:`mfdan.magnify.magnification.magnify`, as ``magnify``), the network in eval mode (as a fold's
 prediction) and, on request, Grad-CAM (:func:`mfdan.evaluate.gradcam.grad_cam`, as the ``gradcam`` stage).
 """
@@ -18,16 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mfdan.core.errors import DatasetError, check_finite
+from mfdan.core.errors import check_finite
 from mfdan.core.frames import to_unit
 from mfdan.evaluate.gradcam import grad_cam, overlay, supports_cam
 from mfdan.magnify.magnification import magnify
 from mfdan.model.registry import forward
 from mfdan.predict.inputs import Clip
 from mfdan.predict.model_card import FinalModel
-from mfdan.preprocess.alignment import NoFaceError, estimate_alignment
-from mfdan.preprocess.apex_spotting import spot_apex
-from mfdan.preprocess.optical_flow import compute_flow, flow_input
+from mfdan.predict.prepare import Prepared, prepare_clip
 
 PARTS = ("align", "spot", "flow", "magnify", "model", "cam")
 
@@ -62,49 +61,34 @@ class Prediction:
 def predict_clip(fm: FinalModel, clip: Clip, *, align_as: str, cam: bool = False,
                  device: torch.device = torch.device("cpu")) -> Prediction:
     """The model's class probabilities for one clip; a :class:`DatasetError` names the file at fault."""
-    seconds: dict[str, float] = {}
-    size = fm.align.output_size
-    t = time.perf_counter()
-    try:  # one transform per clip, estimated on the onset
-        al = estimate_alignment(clip.frames[clip.onset], align_as, fm.align)
-    except NoFaceError:
-        raise DatasetError(clip.names[clip.onset], "dlib found no face in this onset frame") from None
-    if clip.apex is None:  # flow_peak over the frames read from the onset on
-        numbers = sorted(i for i in clip.frames if i >= clip.onset)  # frame numbers, the onset first
-        frames = [al.apply(clip.frames[i], size) for i in numbers]
-        seconds["align"] = time.perf_counter() - t
-        t = time.perf_counter()
-        k = spot_apex(frames, method=fm.apex_policy["spotting_flow"], flow_cfg=fm.flow)  # position in `numbers`
-        apex = numbers[k]
-        onset_img, apex_img = frames[0], frames[k]
-        seconds["spot"] = time.perf_counter() - t
-        source = "flow_peak"
-    else:
-        apex = clip.apex
-        onset_img, apex_img = al.apply(clip.frames[clip.onset], size), al.apply(clip.frames[apex], size)
-        seconds["align"] = time.perf_counter() - t
-        source = "given"
+    prepared = prepare_clip(clip, align=fm.align, flow=fm.flow, apex_policy=fm.apex_policy, align_as=align_as,
+                            landmarks="landmarks" in fm.model.inputs)
+    return classify(fm, prepared, cam=cam, device=device)
 
-    t = time.perf_counter()
-    flow = flow_input(compute_flow(onset_img, apex_img, fm.flow), fm.flow)
-    check_finite(flow, f"{clip.source}: flow")
-    seconds["flow"] = time.perf_counter() - t
 
-    image = apex_img  # a model that reads no image (a flow baseline) is given the unmagnified apex, unused
+def classify(fm: FinalModel, prep: Prepared, *, cam: bool = False,
+             device: torch.device = torch.device("cpu")) -> Prediction:
+    """A prepared clip (:func:`mfdan.predict.prepare.prepare_clip`) magnified and through the network."""
+    seconds = dict(prep.seconds)
+    image = prep.apex_img  # a model that reads no image (a flow baseline) is given the unmagnified apex, unused
     if "image" in fm.model.inputs:
         t = time.perf_counter()
-        image = magnify(onset_img, apex_img, np.array([fm.magnify.eval_alpha], np.float32), fm.magnify, fm.magnet)[0]
+        image = magnify(prep.onset_img, prep.apex_img, np.array([fm.magnify.eval_alpha], np.float32), fm.magnify,
+                        fm.magnet)[0]
         seconds["magnify"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    batch = {"image": to_unit(image[None], device), "flow": torch.from_numpy(flow[None]).to(device)}
+    batch = {"image": to_unit(image[None], device), "flow": torch.from_numpy(prep.flow[None]).to(device)}
     if "landmarks" in fm.model.inputs:  # as the align stage stores them: dlib on the aligned onset
-        from mfdan.preprocess.landmarks import aligned_landmarks
+        points = prep.landmarks
+        if points is None:  # an architecture prepare.LANDMARK_ARCHS does not list yet
+            from mfdan.preprocess.landmarks import aligned_landmarks
 
-        batch["landmarks"] = torch.from_numpy(aligned_landmarks(onset_img)[0][None]).to(device)
+            points = aligned_landmarks(prep.onset_img)[0]
+        batch["landmarks"] = torch.from_numpy(points[None]).to(device)
     with torch.no_grad():
         probs = torch.softmax(forward(fm.model, batch).float(), dim=1)[0].cpu().numpy()
-    check_finite(probs, f"{clip.source}: probabilities")
+    check_finite(probs, f"{prep.input}: probabilities")
     seconds["model"] = time.perf_counter() - t
     pred = int(probs.argmax())
 
@@ -117,13 +101,10 @@ def predict_clip(fm: FinalModel, clip: Clip, *, align_as: str, cam: bool = False
         heat = grad_cam(fm.model, batch, pred)[0]
         seconds["cam"] = time.perf_counter() - t
 
-    def where(i: int) -> str | int:
-        return clip.names[i] if clip.kind == "frames" else i
-
-    return Prediction(input=clip.source, label=fm.classes[pred],
+    return Prediction(input=prep.input, label=fm.classes[pred],
                       probabilities={c: float(p) for c, p in zip(fm.classes, probs)},
-                      onset=where(clip.onset), apex=where(apex), apex_source=source, seconds=seconds,
-                      apex_frame=apex_img, heat=heat)
+                      onset=prep.onset, apex=prep.apex, apex_source=prep.apex_source, seconds=seconds,
+                      apex_frame=prep.apex_img, heat=heat)
 
 
 def cam_name(source: str, taken: set[str]) -> str:

@@ -51,16 +51,6 @@ def frame_files(folder: Path) -> list[Path]:
                   key=lambda p: natural_key(p.name))
 
 
-def is_long(path: Path, cfg: SpotConfig) -> bool:
-    """Whether a video file lasts more than ``cfg.short_video`` seconds (by its header); a file OpenCV cannot
-    open is not (reading it as a clip then reports it, with the other inputs still answered)."""
-    try:
-        n, fps = video_info(path)
-    except DatasetError:
-        return False
-    return n > max(1.0, cfg.short_video * (fps or 30.0))
-
-
 def spot_recording(fm, path: str | Path, cfg: SpotConfig, *, fps: float | None = None, cam: bool = False,
                    device: torch.device = torch.device("cpu")) -> Spotted:
     """Spot, then recognise, every micro-expression of a video file or a folder of frames."""

@@ -45,6 +45,16 @@ def video_info(path: str | Path) -> tuple[int, float]:
         cap.release()
 
 
+def is_long(path: Path, short_video: float) -> bool:
+    """Whether a video file lasts more than ``short_video`` seconds (``spot.short_video``, by its header); a file
+    OpenCV cannot open is not (reading it as a clip then reports it, with the other inputs still answered)."""
+    try:
+        n, fps = video_info(path)
+    except DatasetError:
+        return False
+    return n > max(1.0, short_video * (fps or 30.0))
+
+
 def video_stream(path: str | Path, *, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Every frame of a video file (up to frame ``stop``, excluded), decoded in order."""
     path = Path(path)
