@@ -9,7 +9,7 @@ import numpy as np
 
 from mfdan.spotting.config import SpotConfig
 from mfdan.spotting.features import VideoFeatures
-from mfdan.spotting.peaks import Interval, contrast, drop_overlapping, propose
+from mfdan.spotting.peaks import Interval, contrast, spot_kinds
 
 
 def curves(feat: VideoFeatures) -> dict[str, np.ndarray]:
@@ -19,12 +19,4 @@ def curves(feat: VideoFeatures) -> dict[str, np.ndarray]:
 
 def spot(feat: VideoFeatures, cfg: SpotConfig, counts: dict | None = None) -> list[Interval]:
     """Micro and macro proposals of one recording, in onset order."""
-    c = curves(feat)
-    macro = propose(c["macro"], feat.stretch, feat.ks["macro"], cfg.p_macro, kind="macro")
-    micro = propose(c["micro"], feat.stretch, feat.ks["micro"], cfg.p_micro, kind="micro",
-                    head=feat.head["micro"], head_limit=cfg.head_motion,
-                    max_len=cfg.frames(cfg.max_micro, feat.fps), exclude=macro if cfg.mask_macro else [],
-                    counts=counts)
-    if cfg.drop_in_macro:
-        micro = drop_overlapping(micro, macro, counts)
-    return sorted(micro + macro, key=lambda iv: (iv.onset, iv.kind))
+    return spot_kinds(curves(feat), feat, cfg, p_micro=cfg.p_micro, p_macro=cfg.p_macro, counts=counts)

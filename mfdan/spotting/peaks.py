@@ -21,10 +21,16 @@ What must not be reported as a micro-expression, and how it is kept out (docs/lo
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.signal import find_peaks
 
 from mfdan.data.long_records import Interval
+
+if TYPE_CHECKING:
+    from mfdan.spotting.config import SpotConfig
+    from mfdan.spotting.features import VideoFeatures
 
 
 def threshold(curve: np.ndarray, p: float) -> float:
@@ -114,3 +120,17 @@ def drop_overlapping(micro: list[Interval], macro: list[Interval], counts: dict 
     if counts is not None:
         counts["in_macro"] = counts.get("in_macro", 0) + len(micro) - len(kept)
     return kept
+
+
+def spot_kinds(curves: dict[str, np.ndarray], feat: VideoFeatures, cfg: SpotConfig, *, p_micro: float,
+               p_macro: float, counts: dict | None = None) -> list[Interval]:
+    """Both spotters' last step, from one score curve per kind: the macro proposals first, then the micro ones
+    (head gate, ``max_micro``, the macro intervals masked out when ``cfg.mask_macro``), those overlapping a
+    macro proposal dropped when ``cfg.drop_in_macro``; all in onset order."""
+    macro = propose(curves["macro"], feat.stretch, feat.ks["macro"], p_macro, kind="macro")
+    micro = propose(curves["micro"], feat.stretch, feat.ks["micro"], p_micro, kind="micro", head=feat.head["micro"],
+                    head_limit=cfg.head_motion, max_len=cfg.frames(cfg.max_micro, feat.fps),
+                    exclude=macro if cfg.mask_macro else [], counts=counts)
+    if cfg.drop_in_macro:
+        micro = drop_overlapping(micro, macro, counts)
+    return sorted(micro + macro, key=lambda iv: (iv.onset, iv.kind))

@@ -28,7 +28,7 @@ from torch import nn
 
 from mfdan.spotting.config import KINDS, SoftNetConfig, SpotConfig
 from mfdan.spotting.features import VideoFeatures
-from mfdan.spotting.peaks import Interval, drop_overlapping, propose, smooth
+from mfdan.spotting.peaks import Interval, smooth, spot_kinds
 
 
 class SOFTNet(nn.Module):
@@ -120,14 +120,8 @@ def score(model: SOFTNet, f: VideoFeatures, kind: str) -> np.ndarray:
 
 def spot(curves: dict[str, np.ndarray], f: VideoFeatures, cfg: SpotConfig, net: SoftNetConfig,
          counts: dict | None = None) -> list[Interval]:
-    """Micro and macro proposals of one recording from its smoothed score curves (per kind)."""
-    macro = propose(curves["macro"], f.stretch, f.ks["macro"], net.p, kind="macro")
-    micro = propose(curves["micro"], f.stretch, f.ks["micro"], net.p, kind="micro", head=f.head["micro"],
-                    head_limit=cfg.head_motion, max_len=cfg.frames(cfg.max_micro, f.fps),
-                    exclude=macro if cfg.mask_macro else [], counts=counts)
-    if cfg.drop_in_macro:
-        micro = drop_overlapping(micro, macro, counts)
-    return sorted(micro + macro, key=lambda iv: (iv.onset, iv.kind))
+    """Micro and macro proposals of one recording from its smoothed score curves (per kind), at SOFTNet's p."""
+    return spot_kinds(curves, f, cfg, p_micro=net.p, p_macro=net.p, counts=counts)
 
 
 def loso_curves(recs: Sequence[Recording], net: SoftNetConfig, *, progress=None) -> dict[str, dict[str, np.ndarray]]:
