@@ -275,8 +275,17 @@ def predict(
     preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). A video longer than 1 s is
     spotted first, one answer per micro-expression found (docs/long.md). Inputs that fail are named on
     stderr; the others still get answers, and the exit code is 1."""
-    from mfdan.predict import inputs as forms
-    from mfdan.predict.prepare import Preparer, card_sections
+    from mfdan.predict import preparer as forked
+
+    def read_input(p: Path, first: int, peak: int | None):
+        from mfdan.predict.inputs import read_input  # OpenCV: imported by the preparing process, when forked
+
+        return read_input(p, first, peak)
+
+    def two_frames(a: str, b: str):
+        from mfdan.predict.inputs import two_frames
+
+        return two_frames(a, b)
 
     def index(name: str, value: str | None) -> int | None:
         if value is None:
@@ -291,7 +300,7 @@ def predict(
     spot_cfg = None
     if inputs:
         first, peak = index("onset", onset) or 0, index("apex", apex)
-        jobs = [(str(p), lambda p=p: forms.read_input(p, first, peak)) for p in inputs]
+        jobs = [(str(p), lambda p=p: read_input(p, first, peak)) for p in inputs]
         if not whole and onset is None and apex is None:
             from mfdan.spotting.config import SpotConfig
             from mfdan.spotting.video_frames import is_long
@@ -302,17 +311,13 @@ def predict(
         elif spot:
             _usage("--spot finds onsets and apexes itself: leave out --onset / --apex")
     elif onset is not None and apex is not None:
-        jobs = [(onset, lambda: forms.two_frames(onset, apex))]
+        jobs = [(onset, lambda: two_frames(onset, apex))]
     else:
         _usage("give clip folders or video files, or two frames as --onset FILE --apex FILE")
     # the clip inputs are read, aligned and turned into flow by a forked process that loads dlib's models while
-    # PyTorch is imported here (mfdan/predict/prepare.py); long recordings are spotted here
+    # PyTorch is imported here (mfdan/predict/preparer.py); long recordings are spotted here
     clips = [read for _, read in jobs if not isinstance(read, tuple)]
-    # only before PyTorch is imported: that is when the overlap gains, and forking a process whose libraries
-    # have started threads (a test calling this in-process) is not safe
-    fork = bool(clips) and "torch" not in sys.modules and Preparer.available()
-    sections = card_sections(model_dir) if fork else None
-    preparer = Preparer(clips, sections, align_as=align_as.value) if sections is not None else None
+    preparer = forked.Preparer(clips, model_dir, align_as=align_as.value) if clips and forked.available() else None
     t_import = time.perf_counter()
     from mfdan.core.device import resolve_device  # torch: most of a prediction's start-up
     from mfdan.core.progress import Progress
@@ -329,11 +334,17 @@ def predict(
             if not supports_cam(fm.model):
                 raise ValueError(f"--cam: the {fm.card['params'].get('arch', 'mfdan')} model in {model_dir} has no "
                                  "spatial map for Grad-CAM; run without --cam")
+        started["load"] = time.perf_counter() - t_load  # the model folder
+        if preparer is not None and not preparer.start():  # it could not read the card's preprocessing
+            preparer = None
         if preparer is None or len(clips) < len(jobs):
             from mfdan.preprocess.landmarks import load_models
 
+            t_dlib = time.perf_counter()
             load_models()  # dlib's detector and landmark predictor, once, here
-        started["load"] = time.perf_counter() - t_load
+            started["dlib"] = time.perf_counter() - t_dlib
+        else:
+            started["dlib"] = preparer.load_s  # in the preparing process, beside PyTorch's import
     except (DatasetError, ValueError) as exc:
         if preparer is not None:
             preparer.close(kill=True)
@@ -357,8 +368,6 @@ def predict(
                         raise got
                     read_s, prep = got
                     p = classify(fm, prep, cam=cam is not None, device=dev)
-                    if started and preparer.load_s is not None:
-                        started["dlib"] = preparer.load_s  # in the preparing process, beside the import
                 else:
                     t0 = time.perf_counter()
                     clip = read()

@@ -228,7 +228,9 @@ def test_the_command_prepares_in_a_forked_process_with_the_same_answers(model_di
     """`mfdan predict` as a user starts it forks before PyTorch is imported: a child loads dlib and prepares the
     clip inputs while the command imports PyTorch (mfdan/predict/prepare.py). Its answers, errors and exit
     status equal the in-process path's (a CliRunner call, PyTorch already imported, runs everything in one
-    process) byte for byte; --timings reports dlib's load as its own part."""
+    process) byte for byte; --timings reports dlib's load as its own part. A card the child cannot read leaves
+    the preparing to the command, which names the problem as before."""
+    import shutil
     import subprocess
     import sys
 
@@ -259,6 +261,13 @@ def test_the_command_prepares_in_a_forked_process_with_the_same_answers(model_di
             assert errors(cmd.stderr) == errors(here.stderr)
             assert (grey in args) == bool(errors(cmd.stderr)) == (cmd.returncode == 1)
     assert cmd.returncode == 0
+    broken = tmp_path / "broken-model"
+    shutil.copytree(model_dir, broken)
+    (broken / "card.json").write_text("{not json")
+    args = ["--model", broken, "--onset", frames[0], "--apex", frames[2]]
+    here, cmd = invoke(*args), subprocess.run([str(mfdan), "predict", *map(str, args)], capture_output=True, text=True)
+    assert cmd.returncode == here.exit_code == 2 and "card.json: model card is not valid JSON" in cmd.stderr
+    assert cmd.stderr.strip() == here.stderr.strip()
 
 
 def test_what_prepare_repeats_of_the_model_card_and_the_registry():

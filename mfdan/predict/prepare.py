@@ -1,26 +1,16 @@
 """``mfdan predict``'s preprocessing of one clip without PyTorch — alignment, the apex, TV-L1 flow and strain —
-and a forked process that runs it while the command imports PyTorch.
+which a forked process runs while the command imports PyTorch (:mod:`mfdan.predict.preparer`).
 
-A two-frame prediction spends most of its wall time starting up: importing PyTorch (1.5–1.8 s on the 2-core
-CPUs of docs/benchmarks.md) and reading dlib's detector and 68-point predictor (1.1–1.3 s). Both hold the GIL,
-so a thread does not overlap them; a process does. :class:`Preparer` forks before PyTorch is imported; the child
-loads dlib's models and prepares the clip inputs in order (:func:`prepare_clip`), sending back the aligned onset
-and apex and the flow; meanwhile the command imports PyTorch and loads the model, then magnifies and classifies
-what arrives (:func:`mfdan.predict.predictor.classify`). The in-process path
-(:func:`mfdan.predict.predictor.predict_clip`) runs the same :func:`prepare_clip`, so both give the same bytes
-(tests/test_predict.py). On other systems than Linux, and when PyTorch is imported already (a caller in the same
-process, as the tests' in-process calls), everything runs in one process.
+The parts of a model card it needs are read without PyTorch too (:func:`card_sections`). The in-process path
+(:func:`mfdan.predict.predictor.predict_clip`) and the forked one run the same :func:`prepare_clip`, so both give
+the same bytes (tests/test_predict.py).
 """
 from __future__ import annotations
 
 import json
-import multiprocessing
-import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -121,79 +111,3 @@ def card_sections(model_dir: Path) -> Sections | None:
                         landmarks=p.get("arch", "mfdan") in LANDMARK_ARCHS)
     except Exception:  # noqa: BLE001 - any problem is load_final's to report, with the file named
         return None
-
-
-Job = Callable[[], Clip]
-
-
-class Preparer:
-    """A forked process that loads dlib's models and prepares ``jobs`` (each a function reading one clip) in
-    order; :meth:`results` yields, per job, ``(read seconds, Prepared)`` or the :class:`DatasetError` it raised.
-    Start it before PyTorch is imported (module docstring)."""
-
-    def __init__(self, jobs: list[Job], sections: Sections, *, align_as: str) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_serve, args=(child, jobs, sections, align_as), daemon=True,
-                                 name="mfdan-predict-prepare")
-        self._proc.start()
-        child.close()
-        self.n = len(jobs)
-        self.load_s: float | None = None   #: dlib's models, in the child (beside PyTorch's import here)
-
-    @staticmethod
-    def available() -> bool:
-        """Linux only: elsewhere forking a process that has loaded OpenCV and NumPy's BLAS is not safe (macOS) or
-        not possible (Windows), and everything runs in one process."""
-        return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-
-    def results(self) -> Iterator[tuple[float, Prepared] | DatasetError]:
-        for _ in range(self.n):
-            try:
-                msg = self._conn.recv()
-            except EOFError:
-                self._proc.join(5)
-                raise RuntimeError(f"the preparing process ended (exit code {self._proc.exitcode}) before "
-                                   "every input was prepared") from None
-            if msg[0] == "load":
-                self.load_s = msg[1]
-                msg = self._conn.recv()
-            if msg[0] == "crash":
-                raise RuntimeError(f"preparing an input failed:\n{msg[1]}")
-            yield msg[1] if msg[0] == "error" else (msg[1], msg[2])
-
-    def close(self, *, kill: bool = False) -> None:
-        """Wait for the child to end (``kill``: end it now, its work unwanted)."""
-        self._conn.close()
-        if kill:
-            self._proc.kill()
-        self._proc.join(5)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
-
-
-def _serve(conn, jobs: list[Job], sections: Sections, align_as: str) -> None:
-    """The child: dlib's models, then each job's clip read and prepared, sent in order."""
-    try:
-        from mfdan.preprocess.landmarks import load_models
-
-        t = time.perf_counter()
-        load_models()
-        conn.send(("load", time.perf_counter() - t))
-        for read in jobs:
-            try:
-                t = time.perf_counter()
-                clip = read()
-                read_s = time.perf_counter() - t
-                conn.send(("ok", read_s, prepare_clip(clip, align=sections.align, flow=sections.flow,
-                                                      apex_policy=sections.apex_policy, align_as=align_as,
-                                                      landmarks=sections.landmarks)))
-            except DatasetError as exc:
-                conn.send(("error", exc))
-    except (BrokenPipeError, KeyboardInterrupt):  # the command has gone (or Ctrl-C): nothing to send it
-        pass
-    except Exception:  # noqa: BLE001 - reported by the command, which stops
-        conn.send(("crash", traceback.format_exc()))
-    finally:
-        conn.close()
