@@ -259,8 +259,8 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help='One JSON object per input per line: {"input", "label", '
                                                          '"probabilities", "onset", "apex"}.')] = False,
     cam: Annotated[Optional[Path], typer.Option(help="Write a Grad-CAM overlay PNG per input into this folder.")] = None,
-    timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part: import and load (once, with the "
-                                               "first input), read, align, spot, flow, magnify, model, cam.")] = False,
+    timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part: import, load and dlib (once, "
+                                               "with the first input), read, align, spot, flow, magnify, model, cam.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda")] = "auto",
     spot: Annotated[bool, typer.Option("--spot", help="Spot the micro-expressions of each video or frame folder "
                                                       "first, then recognise each (the default for a video longer "

@@ -155,6 +155,33 @@ def test_cluster_file_and_job_script(tmp_path):
     assert out.returncode == 0 and "#SBATCH -p short" in out.stdout and "distributed.cli.dask_worker" in out.stdout
 
 
+def test_a_bundle_keeps_one_codes_tasks_and_a_run_reads_only_its_own(tmp_path):
+    """A bundle folder holds the tasks of one code digest (exporting other code into it is refused, the same
+    task twice is kept once); --env refuses an environment recorded for other code or not a bundle run's."""
+    from mfdan.sweep import bundle
+
+    src = tmp_path / "cache.h5"
+    src.write_bytes(b"cache bytes")
+    md5 = "0" * 32
+    entry = {"arm": "a", "seed": 0, "fold": "casme2_sub01", "params": {}, "device": "auto",
+             "training": {"train": {"seed": 0}}, "data": {"data/cache.h5": md5}, "weights": False}
+    assert bundle.export([entry, dict(entry)], {md5: {"cache": src}}, tmp_path / "b", code="c1", files=("x",)) == 1
+    assert bundle.export([entry], {md5: {"cache": src}}, tmp_path / "b", code="c1", files=("x",)) == 0
+    assert (tmp_path / "b" / "data" / md5 / "cache.h5").read_bytes() == b"cache bytes"
+    with pytest.raises(ValueError, match="other code"):
+        bundle.export([entry], {}, tmp_path / "b", code="c2", files=("x",))
+    envs = tmp_path / "envs.json"
+    envs.write_text(json.dumps({"auto": {"code": "c1", "device": "cuda"}}))
+    assert bundle.recorded_environment(envs, "c1")["auto"]["device"] == "cuda"
+    with pytest.raises(ValueError, match="other code"):
+        bundle.recorded_environment(envs, "c2")
+    envs.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a bundle run"):
+        bundle.recorded_environment(envs, "c1")
+    with pytest.raises(ValueError, match="no bundle here"):
+        bundle.load(tmp_path / "nothing")
+
+
 # --- on a real engine -----------------------------------------------------------------------------------------
 def env_for(repo: Path) -> dict:
     # the workers import the temporary repository's own copy of mfdan, as the set's DVC stages do

@@ -79,7 +79,11 @@ def export(entries: list[dict[str, Any]], sources: dict[str, dict[str, Path]], f
                 shutil.copyfile(src, tmp)
                 tmp.replace(dst)
     have = {_identity(t) for t in bundle["tasks"]}
-    new = [e for e in entries if _identity(e) not in have]
+    new = []
+    for e in entries:  # two arms with the same params are one task (as in a sweep)
+        if _identity(e) not in have:
+            have.add(_identity(e))
+            new.append(e)
     bundle["tasks"] += new
     tmp = path.with_name(BUNDLE + ".tmp")
     tmp.write_text(json.dumps(bundle, indent=1) + "\n")
