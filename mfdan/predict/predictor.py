@@ -79,13 +79,8 @@ def classify(fm: FinalModel, prep: Prepared, *, cam: bool = False,
 
     t = time.perf_counter()
     batch = {"image": to_unit(image[None], device), "flow": torch.from_numpy(prep.flow[None]).to(device)}
-    if "landmarks" in fm.model.inputs:  # as the align stage stores them: dlib on the aligned onset
-        points = prep.landmarks
-        if points is None:  # an architecture prepare.LANDMARK_ARCHS does not list yet
-            from mfdan.preprocess.landmarks import aligned_landmarks
-
-            points = aligned_landmarks(prep.onset_img)[0]
-        batch["landmarks"] = torch.from_numpy(points[None]).to(device)
+    if "landmarks" in fm.model.inputs:  # prepared as the align stage stores them: dlib on the aligned onset
+        batch["landmarks"] = torch.from_numpy(prep.landmarks[None]).to(device)
     with torch.no_grad():
         probs = torch.softmax(forward(fm.model, batch).float(), dim=1)[0].cpu().numpy()
     check_finite(probs, f"{prep.input}: probabilities")

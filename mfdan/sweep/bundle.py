@@ -125,24 +125,13 @@ def without_dlib() -> None:
         sys.modules.setdefault(PRELOAD_ONLY, types.ModuleType(PRELOAD_ONLY))
 
 
-def _log_to(path: Path | None) -> Callable[[str], None]:
-    fh = None if path is None else path.open("a")
-
-    def log(line: str) -> None:
-        stamped = f"{time.strftime('%H:%M:%S')} {line}"
-        print(stamped, file=sys.stderr, flush=True)
-        if fh is not None:
-            fh.write(stamped + "\n")
-            fh.flush()
-    return log
-
-
 def run(folder: Path, store_root: Path, *, workers: int = 1, budget_s: float | None = None,
         log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train the bundle's tasks that ``store_root`` lacks, on this machine (step 2 of the module docstring).
     Returns ``{"tasks", "stored_before", "done", "failed": {label: error}, "left"}``."""
+    from mfdan.sweep.engine import Log
     from mfdan.sweep.store import Store
-    from mfdan.sweep.tasks import Task, code_digest, environment, package_root, run_task, task_key
+    from mfdan.sweep.tasks import Task, code_digest, environment, package_root, task_key
 
     bundle = load(folder)  # checked before anything is written
     files = tuple(bundle["files"])
@@ -153,71 +142,75 @@ def run(folder: Path, store_root: Path, *, workers: int = 1, budget_s: float | N
                          f"copy's ({code[:12]}…): carry the working tree the bundle was exported from")
     store_root = Path(store_root)
     store_root.mkdir(parents=True, exist_ok=True)
-    log = log or _log_to(store_root / "bundle.log")
-    envs = {d: environment(d, files) for d in sorted({t["device"] for t in bundle["tasks"]})}
-    (store_root / ENVS).write_text(json.dumps(envs, indent=1, sort_keys=True) + "\n")
-    tasks = [Task(t["arm"], t["seed"], t["fold"], t["params"], t["cache"], t["magnified"],
-                  task_key(training=t["training"], fold=t["fold"], data=t["data"], env=envs[t["device"]]),
-                  envs[t["device"]], t.get("weights", False), t["data"], files) for t in bundle["tasks"]]
-    store = Store(store_root)
-    unique = {t.key: t for t in tasks}
-    todo = [t for t in unique.values() if not store.has(t.key, weights=t.weights)]
-    log(f"bundle: {len(unique)} task(s), {len(unique) - len(todo)} already in {store_root}, {len(todo)} to train "
-        f"on {workers} process(es); environment: {json.dumps(envs, sort_keys=True)}")
-    failed: dict[str, str] = {}
-    done = 0
-    t0 = time.monotonic()
-    if todo:
-        pending = list(reversed(todo))  # popped from the end: the bundle's order (seed-major)
-        attempts: dict[str, int] = {}
-        running: dict[Future, Task] = {}
-        ctx = multiprocessing.get_context("spawn")  # CUDA is initialised here already: no fork
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=without_dlib) as pool:
-            def start() -> None:
-                while pending and len(running) < workers and (budget_s is None or time.monotonic() - t0 < budget_s):
-                    task = pending.pop()
-                    attempts[task.key] = attempts.get(task.key, 0) + 1
-                    running[pool.submit(run_task, task)] = task
-
-            try:
-                start()
-                last = 0.0
-                while running:
-                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        task = running.pop(fut)
-                        exc = fut.exception()
-                        if exc is None:
-                            out = fut.result()
-                            store.put({"key": task.key, "arm": task.arm, "seed": task.seed, "fold": task.fold,
-                                       "seconds": out["seconds"], "parameters": out["parameters"],
-                                       "worker": out["worker"], "env": task.env, "attempts": attempts[task.key]},
-                                      out["files"])
-                            done += 1
-                        elif attempts[task.key] < 2 and not isinstance(exc, KeyboardInterrupt):
-                            log(f"task {task.label} failed: {type(exc).__name__}: {exc}; once more")
-                            pending.append(task)
-                        else:
-                            log(f"task {task.label} failed again: {type(exc).__name__}: {exc}")
-                            failed[task.label] = f"{type(exc).__name__}: {exc}"
-                    start()
-                    now = time.monotonic()
-                    if now - last > 10 or not running:
-                        last = now
-                        el = now - t0
-                        rest = len(pending) + len(running)
-                        log(f"bundle: {done}/{len(todo)} done, {len(failed)} failed, {el / 60:.1f} min"
-                            + (f", {el / done * rest / 60:.1f} min left" if done and rest else ""))
-            except KeyboardInterrupt:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-        left = len(pending)
+    own_log = log is None
+    log = log or Log(store_root / "bundle.log")  # plain lines on stderr, time-stamped in the file
+    try:
+        envs = {d: environment(d, files) for d in sorted({t["device"] for t in bundle["tasks"]})}
+        (store_root / ENVS).write_text(json.dumps(envs, indent=1, sort_keys=True) + "\n")
+        tasks = [Task(t["arm"], t["seed"], t["fold"], t["params"], t["cache"], t["magnified"],
+                      task_key(training=t["training"], fold=t["fold"], data=t["data"], env=envs[t["device"]]),
+                      envs[t["device"]], t.get("weights", False), t["data"], files) for t in bundle["tasks"]]
+        store = Store(store_root)
+        unique = {t.key: t for t in tasks}
+        todo = [t for t in unique.values() if not store.has(t.key, weights=t.weights)]
+        log(f"bundle: {len(unique)} task(s), {len(unique) - len(todo)} already in {store_root}, {len(todo)} to train "
+            f"on {workers} process(es); environment: {json.dumps(envs, sort_keys=True)}")
+        done, failed, left = _train(todo, store, workers=workers, budget_s=budget_s, log=log) if todo else (0, {}, 0)
         if left:
             log(f"bundle: the budget ({budget_s:.0f} s) is spent: {left} task(s) left; the same command resumes")
-    else:
-        left = 0
-    return {"tasks": len(unique), "stored_before": len(unique) - len(todo), "done": done, "failed": failed,
-            "left": left}
+        return {"tasks": len(unique), "stored_before": len(unique) - len(todo), "done": done, "failed": failed,
+                "left": left}
+    finally:
+        if own_log:
+            log.close()
+
+
+def _train(todo: list, store, *, workers: int, budget_s: float | None,
+           log: Callable[[str], None]) -> tuple[int, dict[str, str], int]:
+    """``todo`` in its order on ``workers`` spawned processes, each result stored as it arrives; a task that
+    raises is run once more. No task starts after ``budget_s``. Returns (done, failed label -> error, left)."""
+    from mfdan.sweep.engine import result_info
+    from mfdan.sweep.tasks import run_task
+
+    pending = list(reversed(todo))  # popped from the end: the bundle's order (seed-major)
+    attempts: dict[str, int] = {}
+    running: dict[Future, Any] = {}
+    failed: dict[str, str] = {}
+    done, t0, last = 0, time.monotonic(), 0.0
+    ctx = multiprocessing.get_context("spawn")  # CUDA is initialised here already: no fork
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=without_dlib) as pool:
+        def start() -> None:
+            while pending and len(running) < workers and (budget_s is None or time.monotonic() - t0 < budget_s):
+                task = pending.pop()
+                attempts[task.key] = attempts.get(task.key, 0) + 1
+                running[pool.submit(run_task, task)] = task
+
+        try:
+            start()
+            while running:
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    task, exc = running.pop(fut), fut.exception()
+                    if exc is None:
+                        out = fut.result()
+                        store.put(result_info(task, out, attempts[task.key]), out["files"])
+                        done += 1
+                    elif attempts[task.key] < 2:
+                        log(f"task {task.label} failed: {type(exc).__name__}: {exc}; once more")
+                        pending.append(task)
+                    else:
+                        log(f"task {task.label} failed again: {type(exc).__name__}: {exc}")
+                        failed[task.label] = f"{type(exc).__name__}: {exc}"
+                start()
+                now = time.monotonic()
+                if now - last > 10 or not running:
+                    last, el, rest = now, now - t0, len(pending) + len(running)
+                    log(f"bundle: {done}/{len(todo)} done, {len(failed)} failed, {el / 60:.1f} min"
+                        + (f", {el / done * rest / 60:.1f} min left" if done and rest else ""))
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return done, failed, len(pending)
 
 
 def merge(src: Path, dst: Path) -> tuple[int, int]:

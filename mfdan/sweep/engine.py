@@ -241,6 +241,12 @@ def recorded_envs(cfg: SweepConfig, p: Plan, code: str) -> dict[str, dict]:
     return envs
 
 
+def result_info(task: Task, out: dict[str, Any], attempts: int) -> dict[str, Any]:
+    """The ``task.json`` of a finished task (:mod:`mfdan.sweep.store`), from what :func:`run_task` returned."""
+    return {"key": task.key, "arm": task.arm, "seed": task.seed, "fold": task.fold, "seconds": out["seconds"],
+            "parameters": out["parameters"], "worker": out["worker"], "env": task.env, "attempts": attempts}
+
+
 def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float = 30.0) -> dict[str, str]:
     """Steps 5–6: run ``todo`` on ``client``, storing each result; returns failed task key -> error. A progress
     line at each finished task, and every ``2 × poll_s`` seconds while none finishes."""
@@ -277,10 +283,7 @@ def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float =
                 task = futures.pop(fut)
                 if fut.status == "finished":
                     out = fut.result()
-                    info = {"key": task.key, "arm": task.arm, "seed": task.seed, "fold": task.fold,
-                            "seconds": out["seconds"], "parameters": out["parameters"], "worker": out["worker"],
-                            "env": task.env, "attempts": attempts[task.key]}
-                    store.put(info, out["files"])
+                    store.put(result_info(task, out, attempts[task.key]), out["files"])
                     done += 1
                 else:
                     exc = None if fut.status == "cancelled" else fut.exception()
