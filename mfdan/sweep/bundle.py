@@ -195,7 +195,7 @@ def _train(todo: list, store, *, workers: int, budget_s: float | None,
                         out = fut.result()
                         store.put(result_info(task, out, attempts[task.key]), out["files"])
                         done += 1
-                    elif attempts[task.key] < 2:
+                    elif attempts[task.key] < 2 and not isinstance(exc, KeyboardInterrupt):  # Ctrl-C: no rerun
                         log(f"task {task.label} failed: {type(exc).__name__}: {exc}; once more")
                         pending.append(task)
                     else:
