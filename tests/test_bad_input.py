@@ -39,6 +39,23 @@ def test_unreadable_image_names_the_file(dataset_copy, layout):
     assert err.value.path == victim and "cannot decode" in str(err.value)
 
 
+@pytest.mark.parametrize("threads", [1, 4])
+def test_first_unreadable_frame_in_order_is_named_whatever_the_threads(dataset_copy, threads):
+    from mfdan.data.validate import check_frames
+
+    root = dataset_copy("casme2")
+    samples = read_dataset("casme2", root)
+    reference = check_frames(samples, threads=1)
+    assert check_frames(samples, threads=threads) == reference
+    assert [len(d) for d in reference] == [len(s.frames) for s in samples]
+    first, later = samples[1].frames[3], samples[-1].frames[0]  # two bad frames: the earlier one is reported
+    later.write_bytes(b"")
+    first.write_bytes(b"this is not an image")
+    with pytest.raises(DatasetError) as err:
+        check_frames(samples, threads=threads)
+    assert err.value.path == first and "cannot decode" in str(err.value)
+
+
 def test_sheet_without_expected_columns(dataset_copy):
     root = dataset_copy("casme2")
     sheet = edit_casme2_sheet(root, lambda ws: ws.cell(row=1, column=4, value="Start"))  # OnsetFrame renamed

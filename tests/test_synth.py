@@ -85,6 +85,27 @@ def test_every_written_frame_has_a_face(synth_root):
         assert lm.detect_face(read_image(p)) is not None, p
 
 
+def test_check_faces_runs_dlib_on_each_clips_onset_and_apex_and_names_the_failing_frame(tmp_path, monkeypatch):
+    cfg = SynthConfig(seed=2, subjects=1, samples_per_subject=2, others_per_subject=0, max_frames=6,
+                      geometry="compact", frame_size=160, workers=1)
+    plans = synth.plan_layout("casme2", cfg)
+    synth.face_photo("astronaut")  # measured once (cached) with the real detector
+    seen = []
+
+    def detect(image):  # a face in every frame checked but the last one
+        seen.append(image.shape)
+        return None if len(seen) == 2 * len(plans) else ((0, 0, 1, 1), 1.0)
+
+    monkeypatch.setattr(synth.lm, "detect_face", detect)
+    with pytest.raises(RuntimeError) as err:
+        synthesize("casme2", tmp_path / "raw", cfg)
+    assert all(p.onset < p.apex < p.offset for p in plans)  # each clip has frames that are not checked
+    assert len(seen) == 2 * len(plans)  # two per clip: onset and apex
+    named = str(err.value).removeprefix("synth: dlib finds no face in casme2/")
+    assert named in {str(synth.frame_relpath(p, n)) for p in plans for n in (p.onset, p.apex)}
+    assert not (tmp_path / "raw").exists()
+
+
 def test_identities_differ_between_subjects():
     cfg = SynthConfig(seed=1)
     a = synth.make_identity("casme2", "sub01", cfg)

@@ -85,7 +85,8 @@ class SynthConfig:
     noise: Annotated[float, NON_NEGATIVE] = 1.5                     #: sensor noise std, grey levels
     jitter: Annotated[float, NON_NEGATIVE] = 0.15                   #: head jitter std per frame, px
     faces: tuple[str, ...] = ("astronaut",)  #: face photos (FACE_PHOTOS), given to the subjects in turn
-    check_faces: bool = True               #: run dlib on every frame's face window and fail if no face is found
+    check_faces: bool = True               #: run dlib on each clip's onset and apex face windows (the frames alignment and
+    #: ``mfdan predict`` detect on) and fail if no face is found
     workers: Annotated[int, NON_NEGATIVE] = 0  #: processes, one subject each at a time (0 = all cores); same bytes for any
     #: the layouts the ``synth`` stage (and ``--layout all``) writes, one folder each
     layouts: tuple[str, ...] = CDE_DATASETS
@@ -749,7 +750,7 @@ def _write_subject(job: tuple[str, str, str, list[ClipPlan], SynthConfig, Path])
     x0, y0, x1, y1 = ident.geometry.window()
     for p in plans:
         for n, img in zip(range(p.onset, p.offset + 1), render_clip(ident, p, cfg)):
-            if cfg.check_faces and lm.detect_face(img[y0:y1, x0:x1]) is None:
+            if cfg.check_faces and n in (p.onset, p.apex) and lm.detect_face(img[y0:y1, x0:x1]) is None:
                 raise RuntimeError(f"synth: dlib finds no face in {lay}/{frame_relpath(p, n)}")
             write_image(root / frame_relpath(p, n), img, lay)
     return len(plans)
