@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -73,10 +72,11 @@ def check_frames(samples: list[Sample], *, threads: int | None = None) -> list[l
     """Decode every frame; the first that fails, in the samples' order, raises a :class:`DatasetError`
     naming it. Returns each sample's frame SHA-256s, from the same bytes (one read per frame).
 
-    Frames are read by ``threads`` threads (default: one per core; OpenCV's decoder and ``hashlib`` release
-    the GIL), results taken in order, so the digests and the error reported do not depend on the number."""
+    Frames are read by ``threads`` threads (default: Python's, min(32, cores + 4); OpenCV's decoder and
+    ``hashlib`` release the GIL), results taken in order, so the digests and the error reported do not depend
+    on the number."""
     paths = [Path(p) for s in samples for p in s.frames]
-    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         flat = iter(list(pool.map(_frame_sha256, paths)))
     return [[next(flat) for _ in s.frames] for s in samples]
 
