@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
-from mfdan.core.device import deterministic, resolve_device
+from mfdan.core.device import deterministic, keep_freed_memory, resolve_device
 from mfdan.core.errors import NonFiniteError, check_finite
 from mfdan.core.files import written_folder
 from mfdan.core.frames import to_unit
@@ -213,6 +213,8 @@ def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
     after each epoch (analysis hooks, e.g. τ per epoch; it must not change the model)."""
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults re-fetching each step's activations (same bytes)
     amp = cfg.amp and device.type == "cuda"  # mixed precision is a CUDA option, decided once here
     seed = fold_seed(fold, cfg.seed)
     torch.manual_seed(seed)
