@@ -53,7 +53,7 @@ def keep_freed_memory() -> bool:
     touches the same memory anew, one 4 KiB page fault at a time (paper config, batch 16, 224², on a 2-core
     EPYC: 0.75–2·10⁵ faults and 0.4–0.8 s of system time per flow-driven step, fewer self-only). With
     these thresholds a step faults no page once the heap has grown to the step's peak; the process then holds
-    that peak (2.9 GiB against 2.7 GiB there). Results are the same bytes (tested; the demo's ``dvc repro``
+    that peak (2.8 GiB against 2.7 GiB there). Results are the same bytes (tested; the demo's ``dvc repro``
     reproduced every committed output). Left alone where the user set glibc's malloc variables
     (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_``, ``GLIBC_TUNABLES``) and where the C library is not
     glibc. Measured by bench/train_step.py (page faults per step, ``--glibc-defaults`` for the comparison)."""
