@@ -323,29 +323,26 @@ def test_scheduler_and_worker_processes_give_the_same_results_and_survive_a_kill
 def test_ctrl_c_keeps_finished_folds_and_the_rerun_resumes(tiny):
     repo, tmp, result, _ = tiny
     store = tmp / "interrupted"
-    # four seeds (16 tasks), not the fixture's two: the tiny tasks take a fraction of a second each, and on a
-    # loaded machine eight of them once finished before the Ctrl-C landed
-    cmd = sweep_cmd("--workers", "1", "--weights", "--seeds", "0-3", store=store)
-    sweep = subprocess.Popen(cmd, cwd=repo, env=env_for(repo), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    # Ctrl-C in a terminal reaches a process whose SIGINT has its default action; a test run started in the
+    # background of a non-interactive shell inherits SIGINT ignored, so the sweep's is restored here
+    sweep = subprocess.Popen(sweep_cmd("--workers", "1", "--weights", store=store), cwd=repo, env=env_for(repo),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and sweep.poll() is None and not list(store.glob("tasks/*/*/task.json")):
-        time.sleep(0.02)
+        time.sleep(0.1)
     sweep.send_signal(signal.SIGINT)
     _, err = sweep.communicate(timeout=120)
     assert sweep.returncode == 130, err
     kept = list(store.glob("tasks/*/*/task.json"))
-    assert 1 <= len(kept) < 16 and "The same command resumes" in err
+    assert 1 <= len(kept) < 8 and "The same command resumes" in err
     assert not list(store.rglob("*.tmp"))  # nothing half-written
     for info in kept:
         assert {p.name for p in info.parent.iterdir()} == {"task.json", "predictions.csv", "curve.csv", "meta.json",
                                                           "model.pt"}
-    res = run(cmd, repo)
+    res = run(sweep_cmd("--workers", "1", "--weights", store=store), repo)
     assert f"{len(kept)} task(s) already in" in res.stderr
-    resumed = tasks_of(json.loads(res.stdout))
-    assert len(resumed) == 16
-    uninterrupted = tasks_of(result)  # seeds 0-1, trained in one go by the fixture
-    assert {label: resumed[label] for label in uninterrupted} == uninterrupted
+    assert tasks_of(json.loads(res.stdout)) == tasks_of(result)
 
 
 @pytest.mark.slow
