@@ -77,7 +77,8 @@ def test_task_keys_cover_what_bytes_depend_on(tmp_path):
 
     base = keys()
     changed = [keys(threads=2), keys(seeds=(1,)), keys(cache="c2"), keys(env_extra={"adan-pytorch": "9"}),
-               keys(env_extra={"cpu_capability": "DEFAULT"})]
+               keys(env_extra={"cpu_capability": "DEFAULT"}),
+               keys(env_extra={"cpu": "GenuineIntel family 6 model 143 (Intel(R) Xeon(R))"})]
     assert len({k[0] for k in [base, *changed]}) == len(changed) + 1
     assert keys(weights=True) == base  # keeping the weights does not change the bytes trained
     (repo / "mfdan/predict/predictor.py").write_text("# not code a fold runs\n")

@@ -10,11 +10,14 @@ A task's key (:func:`task_key`) is a hash of everything the fold's bytes depend 
   (the ``train`` stage's code deps as ``dvc.yaml`` lists them — tests/test_dvc_deps.py keeps that list exact —
   and this module, hashed in the worker's own installation, as it was when the worker imported it), the
   versions of Python, PyTorch, NumPy, adan-pytorch and scikit-learn, the device type (on CUDA the GPU's name
-  and the CUDA / cuDNN versions), the machine type and the CPU capability PyTorch dispatches to
-  (``ATEN_CPU_CAPABILITY`` changes it).
+  and the CUDA / cuDNN versions), the machine type, the CPU capability PyTorch dispatches to
+  (``ATEN_CPU_CAPABILITY`` changes it) and the processor (:func:`cpu_identity`: vendor, family, model). The
+  capability alone does not say enough: an Intel Xeon and an AMD EPYC that PyTorch both reports as AVX512
+  trained MagNet to different bytes from the same data (docs/reproducibility.md), so a result from one is not
+  the other's.
 
-Where a cluster's machines run the tasks is not in the key (it cannot change the bytes unless the environment
-does), nor is how many workers there are, nor whether the weights are kept. The key is computed by the client
+Which host of a cluster runs a task is not in the key beyond its processor, nor is how many workers there are,
+nor whether the weights are kept. The key is computed by the client
 for the environment its workers report, which must also be the client's own code; a worker whose environment
 differs refuses the task (:class:`ForeignWorker`) rather than store a result under a foreign key.
 
@@ -121,6 +124,26 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def cpu_identity() -> str:
+    """The processor, as the kernels PyTorch, oneDNN and the BLAS pick depend on it: vendor, family and model
+    numbers and the model name from ``/proc/cpuinfo`` (Linux; a virtual machine's name may be generic, the
+    numbers are not), ``platform.processor()`` elsewhere."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if not line.strip():
+                    break  # the first processor's block
+                name, _, value = line.partition(":")
+                fields[name.strip()] = value.strip()
+    except OSError:
+        pass
+    if "vendor_id" in fields:
+        return (f"{fields['vendor_id']} family {fields.get('cpu family', '?')} model {fields.get('model', '?')} "
+                f"({fields.get('model name', '?')})")
+    return platform.processor() or platform.machine()
+
+
 def environment(device: str = "auto", files: tuple[str, ...] = ()) -> dict[str, Any]:
     """This process's answer to "would a fold's bytes differ here?" (see the module docstring). With
     ``files`` (:func:`code_files`), the digest of that code as this process imported it: at the first call every
@@ -135,7 +158,7 @@ def environment(device: str = "auto", files: tuple[str, ...] = ()) -> dict[str, 
     env: dict[str, Any] = {
         "python": platform.python_version(), "machine": platform.machine(), "torch": torch.__version__,
         "numpy": numpy.__version__, "adan-pytorch": _version("adan-pytorch"), "scikit-learn": _version("scikit-learn"),
-        "device": dev.type, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "device": dev.type, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu": cpu_identity(),
         "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "cuda": torch.version.cuda if dev.type == "cuda" else None,
         "cudnn": torch.backends.cudnn.version() if dev.type == "cuda" else None,
