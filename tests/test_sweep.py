@@ -117,6 +117,41 @@ def test_store_is_complete_or_absent(tmp_path):
     assert store.get("cd" * 32) is None and not list((tmp_path / "tasks").rglob("*.tmp"))
 
 
+def test_a_ledger_that_disagrees_or_is_malformed_is_refused_whole(tmp_path):
+    import gzip
+
+    from mfdan.sweep.ledger import LedgerError, export, load
+
+    def info(key: str) -> dict:
+        return {"key": key, "arm": "a", "seed": 0, "fold": "casme2_sub02", "env": {"cpu": "x"}, "seconds": 1.0}
+
+    source = Store(tmp_path / "source")
+    for k in ("a" * 64, "b" * 64):
+        source.put(info(k), {"predictions.csv": f"p {k[0]}\n".encode(), "meta.json": b"{}", "curve.csv": b"c",
+                             "model.pt": b"weights"})
+    ledger = tmp_path / "l.jsonl.gz"
+    assert export(source, ledger) == 2
+    lines = gzip.decompress(ledger.read_bytes()).decode().splitlines()
+    assert all(set(json.loads(x)["files"]) == {"predictions.csv", "meta.json"} for x in lines)  # no weights
+    export(source, tmp_path / "curves.jsonl.gz", curves=True)
+    assert "curve.csv" in json.loads(gzip.decompress((tmp_path / "curves.jsonl.gz").read_bytes()).splitlines()[0])["files"]
+    # a store holding one of the keys with other predictions: refused, nothing added
+    other = Store(tmp_path / "other")
+    other.put(info("b" * 64), {"predictions.csv": b"different\n"})
+    with pytest.raises(LedgerError, match="line 2: task bbbbbbbbbbbb.*other predictions"):
+        load(ledger, other)
+    assert other.get("a" * 64) is None
+    # malformed lines, each named
+    for bad, why in [("not json", "line 2 is not JSON"), (json.dumps({"task": info("short"), "files": {}}), "64-hex key"),
+                     (json.dumps({"task": info("c" * 64), "files": {"meta.json": "{}"}}), "no predictions.csv"),
+                     (json.dumps({"task": info("c" * 64), "files": {"predictions.csv": "", "../x": ""}}), "other than")]:
+        broken = tmp_path / "broken.jsonl.gz"
+        broken.write_bytes(gzip.compress((lines[0] + "\n" + bad + "\n").encode()))
+        with pytest.raises(LedgerError, match=why):
+            load(broken, Store(tmp_path / "empty"))
+        assert not (tmp_path / "empty").exists()
+
+
 def test_score_is_evaluate_s():
     rows = [{"sample_id": str(i), "dataset": d, "label": y, "pred": p, "prob_negative": "0", "prob_positive": "0",
              "prob_surprise": "0"} for i, (d, y, p) in enumerate(
@@ -344,6 +379,26 @@ def test_ctrl_c_keeps_finished_folds_and_the_rerun_resumes(tiny):
     res = run(sweep_cmd("--workers", "1", "--weights", store=store), repo)
     assert f"{len(kept)} task(s) already in" in res.stderr
     assert tasks_of(json.loads(res.stdout)) == tasks_of(result)
+
+
+@pytest.mark.slow
+def test_a_ledger_carries_every_fold_to_a_new_store_and_the_sweep_trains_none(tiny):
+    from mfdan.sweep.ledger import export, load
+
+    repo, tmp, result, _ = tiny
+    ledger = tmp / "ledger.jsonl.gz"
+    n = export(Store(tmp / "local"), ledger)  # the 8 tasks, and those other tests added to this store
+    assert n >= 8
+    carried = Store(tmp / "carried")
+    loaded = load(ledger, carried)
+    assert (loaded.added, loaded.same) == (n, 0) and sum(loaded.processors.values()) == n
+    res = run(sweep_cmd("--workers", "1", store=carried.root), repo)
+    assert "8 task(s) already in" in res.stderr and "0 to train" in res.stderr
+    assert json.loads(res.stdout)["results"] == result["results"]
+    # loading again adds nothing; exporting the new store gives the ledger's bytes
+    assert (load(ledger, carried).added, load(ledger, carried).same) == (0, n)
+    assert export(carried, tmp / "again.jsonl.gz") == n
+    assert (tmp / "again.jsonl.gz").read_bytes() == ledger.read_bytes()
 
 
 @pytest.mark.slow
