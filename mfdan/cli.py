@@ -258,7 +258,8 @@ def predict(
                                                    "cropped faces).")] = AlignAs.casme2,
     as_json: Annotated[bool, typer.Option("--json", help='One JSON object per input per line: {"input", "label", '
                                                          '"probabilities", "onset", "apex"}.')] = False,
-    cam: Annotated[Optional[Path], typer.Option(help="Write a Grad-CAM overlay PNG per input into this folder.")] = None,
+    cam: Annotated[Optional[Path], typer.Option(help="Write a Grad-CAM overlay PNG per input into this folder, and "
+                                                "beside it the magnified apex (<name>_magnified.png).")] = None,
     timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part: import, load and dlib (once, "
                                                "with the first input), read, align, spot, flow, magnify, model, cam.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present) | cpu | cuda")] = "auto",
@@ -376,10 +377,9 @@ def predict(
                 p.seconds = {**started, "read": read_s, **p.seconds}
                 started = {}
                 if cam is not None:
-                    from mfdan.evaluate.gradcam import write_png
-                    from mfdan.predict.predictor import cam_name
+                    from mfdan.predict.predictor import cam_name, write_cam
 
-                    write_png(cam / cam_name(source, taken), p.overlay())
+                    write_cam(cam, cam_name(source, taken), p)
             except DatasetError as exc:
                 failed += 1
                 typer.echo(f"error: {exc}", err=True)
@@ -414,8 +414,7 @@ def _ending(preparer):
 
 def _spotted(fm, path: Path, cfg, *, fps, cam, timeline, as_json, device, taken) -> None:
     """One long recording's answers, one line (or JSON object) per spotted micro-expression."""
-    from mfdan.evaluate.gradcam import write_png
-    from mfdan.predict.predictor import cam_name
+    from mfdan.predict.predictor import cam_name, write_cam
     from mfdan.spotting import timeline as tl
     from mfdan.spotting.predict_long import spot_recording
 
@@ -428,7 +427,7 @@ def _spotted(fm, path: Path, cfg, *, fps, cam, timeline, as_json, device, taken)
                 f"{p.probabilities[c]:>12.4f}" for c in fm.classes)
             typer.echo(f"{line}  {iv.onset} -> {iv.apex} -> {iv.offset} ({rec['onset_s']:.2f}-{rec['offset_s']:.2f} s, spotted)")
         if cam is not None:
-            write_png(cam / cam_name(f"{path.stem}_{iv.onset}", taken), p.overlay())
+            write_cam(cam, cam_name(f"{path.stem}_{iv.onset}", taken), p)
     if not res.answers:
         typer.echo(f"{path}: no micro-expression spotted ({res.n} frames, {int(res.face.sum())} with a face"
                    + (f", {res.unrecognised} without a face at the onset" if res.unrecognised else "") + ")", err=True)

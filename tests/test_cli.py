@@ -70,3 +70,27 @@ def test_summary_flags_missing_folds_and_names_a_bad_file(tmp_path):
     assert out.exit_code == 2 and "loso.json" in out.output and "not valid JSON" in out.output
     out = CliRunner().invoke(app, ["summary", "--loso", str(tmp_path / "nothing.json")])
     assert out.exit_code == 2 and "nothing.json" in out.output and "dvc repro" in out.output
+
+
+def test_summary_says_whether_the_magnified_frames_passed_their_bar(tmp_path, monkeypatch):
+    _loso(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["summary", "--loso", "loso.json", "--dataset", "dataset.json"]
+    magnet = {"source": "checkpoint", "passes": True, "failures": [],
+              "held_out_psnr_db": {"reconstruction": {"magnet": 31.5}, "magnification": {"gain_db": 2.4}}}
+    clips = {"motion_r": {"median": 0.81}, "flow_cosine": {"median": 0.9}, "passes": True, "failures": []}
+    (tmp_path / "magnet.json").write_text(json.dumps(magnet))
+    (tmp_path / "magnify.json").write_text(json.dumps(clips))
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    line = next(x for x in out.output.splitlines() if x.startswith("Magnification"))
+    assert line.startswith("Magnification (magnify/): bar passed")
+    assert "31.5 dB" in line and "+2.4 dB" in line and "r +0.81" in line
+    assert len(out.output.splitlines()) <= 17 and len(line.replace("(magnify/)", "(metrics/magnify/)")) <= 100
+    # the blur this bar was written against: both parts missed, each named
+    magnet |= {"passes": False, "failures": ["reconstruction at alpha 1: 21.00 dB < 30.0 dB"]}
+    clips |= {"passes": False, "failures": ["motion_r median 0.087 < 0.5"]}
+    (tmp_path / "magnet.json").write_text(json.dumps(magnet))
+    (tmp_path / "magnify.json").write_text(json.dumps(clips))
+    out = CliRunner().invoke(app, args).output
+    assert "BAR MISSED" in out and "21.00 dB < 30.0 dB" in out and "motion_r median 0.087" in out

@@ -237,6 +237,40 @@ def test_lrn_matches_torch():
         torch.testing.assert_close(LocalResponseNorm2d(size)(x), torch.nn.LocalResponseNorm(size)(x))
 
 
+DEMO = dict(img_size=64, patch_size=4, embed_dim=32, merge_dims=(64, 128, 128), heads=(2, 4), window=8,
+            flow_encoder_input=32, flow_encoder_channels=(6, 16), flow_encoder_kernels=(5, 5),
+            flow_encoder_strides=(1, 1), flow_encoder_paddings=(2, 2), flow_encoder_pool=(2, 2), flow_encoder_dim=64)
+
+
+def _branch_spreads(cfg: MFDANConfig, n: int = 16) -> tuple[float, float]:
+    """Mean over features of the across-sample sd of what the head reads from each branch, at initialisation:
+    (pooled image tokens, flow-encoder features). Inputs: smooth random faces in [-1, 1] and smooth random flow
+    maps max-abs scaled per sample, as the flow stage writes them."""
+    torch.manual_seed(0)
+    model = MFDAN(cfg).eval()
+    g = torch.Generator().manual_seed(1)
+    s = cfg.img_size
+    image = F.interpolate(torch.rand(n, 3, 8, 8, generator=g), size=(s, s), mode="bilinear") * 2 - 1
+    flow = F.interpolate(torch.randn(n, 3, 6, 6, generator=g), size=(s, s), mode="bilinear")
+    flow = flow / flow.abs().amax(dim=(1, 2, 3), keepdim=True)
+    with torch.no_grad():
+        pooled = model.norm(model.features(image, flow)).mean(dim=(1, 2))  # (n, dims[-1])
+        motion = model.flow_norm(model.flow_encoder(flow))  # (n, flow_encoder_dim)
+    return pooled.std(0).mean().item(), motion.std(0).mean().item()
+
+
+@pytest.mark.parametrize("name,config", [("demo", DEMO), ("paper", {}), ("small", SMALL)])
+def test_fusion_head_reads_both_branches_at_a_comparable_scale(name, config):
+    """At initialisation neither branch's features vary across samples more than 4x the other's (the flow
+    features are LayerNorm-ed, ``flow_feature_norm``); the earlier head (switch off) fails this on the demo's
+    configuration, where the flow features varied ~50x less."""
+    image_sd, flow_sd = _branch_spreads(MFDANConfig(**config))
+    assert 1 / 4 < image_sd / flow_sd < 4, (name, image_sd, flow_sd)
+    if name == "demo":
+        image_sd, flow_sd = _branch_spreads(MFDANConfig(**config, flow_feature_norm=False))
+        assert image_sd / flow_sd > 10, (image_sd, flow_sd)
+
+
 CONFIGS = {
     "paper": {},
     "self_only": {"flow_driven": False},
@@ -286,7 +320,8 @@ def test_paper_configuration_parameter_count():
     assert sum(parts.values()) == sum(p.numel() for p in model.parameters())
     # SSSN encoder by hand: conv1 3·96·11² + 96, conv2 96·256·5² + 256, FC 256·12²·256 + 256
     assert parts["flow_encoder"] == (3 * 96 * 121 + 96) + (96 * 256 * 25 + 256) + (256 * 144 * 256 + 256) == 10_087_040
-    assert sum(parts.values()) == 27_611_255
+    assert parts["flow_norm"] == 2 * 256  # our LayerNorm on the flow features (flow_feature_norm)
+    assert sum(parts.values()) == 27_611_767
     shared = MFDAN(MFDANConfig(share_patch_embed=True, share_merging=True))
     assert sum(p.numel() for p in shared.parameters()) == sum(parts.values()) - parts["flow_embed"] - parts["flow_merge"]
 

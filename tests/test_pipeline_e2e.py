@@ -85,7 +85,9 @@ def check_predict_equals_pipeline(repo: Path, loso: dict) -> None:
     out = sh(f"python -m mfdan.cli predict --model models/final {folder} {folder} --onset {r['onset']} "
              f"--apex {int(apex[picks[1]])} --json --cam {repo.parent / 'cams'}", repo)
     lines = [json.loads(x) for x in out.strip().splitlines() if x.startswith("{")]
-    assert len(lines) == 2 and len(list((repo.parent / "cams").glob("*.png"))) == 2
+    assert len(lines) == 2 and len(list((repo.parent / "cams").glob("*.png"))) == 4  # overlay + magnified panel each
+    panel = repo.parent / "cams" / f"{Path(folder).name}_magnified.png"
+    assert panel.is_file() and panel.stat().st_size > 1000
     got = lines[0]["probabilities"]
     assert max(abs(got[c] - expected[picks[1], k]) for k, c in enumerate(fm.classes)) < 1e-5
 

@@ -109,9 +109,19 @@ def test_table_timings_and_cam(model_dir, clip_dir, tmp_path):
     # start-up (imports, then the model folder and dlib's models) is its own part, once, with the first input
     assert timing[0].startswith("import ") and ", load " in timing[0] and timing[1].startswith("read ")
     pngs = sorted(p.name for p in (tmp_path / "cams").iterdir())
-    assert pngs == [f"{clip_dir.name}.png", f"{clip_dir.name}_2.png"]  # one per input, never overwritten
+    # one overlay per input, never overwritten, and beside each the magnified apex's panel
+    assert pngs == [f"{clip_dir.name}.png", f"{clip_dir.name}_2.png", f"{clip_dir.name}_2_magnified.png",
+                    f"{clip_dir.name}_magnified.png"]
     img = cv2.imread(str(tmp_path / "cams" / pngs[0]))
     assert img.shape == (SIZE, SIZE, 3)
+    from mfdan.core.pictures import CAPTION
+    from mfdan.magnify.quality import FIGURE_PARTS
+
+    panel = cv2.imread(str(tmp_path / "cams" / f"{clip_dir.name}_magnified.png"))
+    assert panel.shape == (2 * CAPTION + 4 + CAPTION + 128, 128 * len(FIGURE_PARTS), 3)
+    tiles = panel[-128:].reshape(128, len(FIGURE_PARTS), 128, 3).transpose(1, 0, 2, 3)
+    # the card's magnifier is linear here: the motion it added per unit of factor is the true change
+    assert np.abs(tiles[5].astype(int) - tiles[4].astype(int)).mean() < 2 and tiles[4].mean() > 0
 
 
 def test_bad_inputs_are_named_and_the_others_answered(model_dir, clip_dir, tmp_path):
@@ -279,3 +289,15 @@ def test_what_prepare_repeats_of_the_model_card_and_the_registry():
     assert prepare.CARD == model_card.CARD and prepare.DATA_KEYS == model_card.DATA_KEYS
     reads = {n for n, a in ARCHITECTURES.items() if "landmarks" in getattr(_load(a.module, a.network), "inputs", ())}
     assert reads == set(prepare.LANDMARK_ARCHS)
+
+
+def test_a_card_from_before_the_flow_feature_norm_loads_as_the_earlier_head(tmp_path):
+    """Model folders written before ``model.flow_feature_norm`` existed have no such key: they are the earlier
+    head (no LayerNorm on the flow features), and load as it, weights and all."""
+    old = make_model_dir(tmp_path / "old", weights_cfg=MFDANConfig(**{**asdict(small_model_cfg()),
+                                                                     "flow_feature_norm": False}))
+    card = json.loads((old / CARD).read_text())
+    card["params"]["model"].pop("flow_feature_norm")
+    (old / CARD).write_text(json.dumps(card))
+    fm = load_final(old)
+    assert fm.model.config.flow_feature_norm is False and not hasattr(fm.model.flow_norm, "weight")

@@ -189,7 +189,9 @@ def test_predict_on_a_long_video_lists_intervals(long_root, tmp_path):
         assert r["onset"] <= r["apex"] <= r["offset"] and r["onset_s"] == pytest.approx(r["onset"] / 30, abs=1e-3)
         assert r["onset"] > gap["offset"]                                # nothing where the face is missing
     assert (tmp_path / "tl" / "rec.png").is_file()
-    assert len(list((tmp_path / "cams").glob("rec_*.png"))) == len(rows)   # one Grad-CAM per interval
+    cams = sorted((tmp_path / "cams").glob("rec_*.png"))
+    assert len([p for p in cams if not p.stem.endswith("_magnified")]) == len(rows)   # one Grad-CAM per interval
+    assert len([p for p in cams if p.stem.endswith("_magnified")]) == len(rows)       # and its magnified apex
     # --whole keeps today's one clip (the recording starts without a face: refused, naming the frame)
     res = CliRunner().invoke(app, ["predict", "--model", str(model), str(video), "--whole", "--json"])
     assert res.exit_code == 1 and "no face in this onset frame" in res.stderr

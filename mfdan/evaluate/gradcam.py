@@ -10,15 +10,13 @@ the input size and scaled to [0, 1] per sample.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
-from mfdan.core.errors import DatasetError
-from mfdan.core.files import write_bytes
+from mfdan.core.pictures import CAPTION, put_text, write_png  # noqa: F401  (write_png: used by callers)
 from mfdan.model.network import MFDAN
 
 
@@ -100,13 +98,6 @@ def flow_picture(flow: np.ndarray) -> np.ndarray:
 
 
 PANEL_PARTS = ("onset", "apex", "flow (u, v)", "Grad-CAM")
-CAPTION = 16  # px of text above each panel row
-
-
-def _text(canvas: np.ndarray, text: str, x: int, y: int, colour=(255, 255, 255)) -> None:
-    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.38, colour, 1, cv2.LINE_AA)
-
-
 def sample_panel(onset: np.ndarray, apex: np.ndarray, flow: np.ndarray, heat: np.ndarray, caption: str,
                  tile: int = 112) -> np.ndarray:
     """One sample as the paper's Fig. 6 shows it: onset, apex, flow and the Grad-CAM heat map over the apex,
@@ -115,7 +106,7 @@ def sample_panel(onset: np.ndarray, apex: np.ndarray, flow: np.ndarray, heat: np
     row = np.concatenate([cv2.resize(p, (tile, tile), interpolation=cv2.INTER_AREA) for p in parts], axis=1)
     panel = np.zeros((CAPTION + tile, row.shape[1], 3), dtype=np.uint8)
     panel[CAPTION:] = row
-    _text(panel, caption, 3, CAPTION - 4)
+    put_text(panel, caption, 3, CAPTION - 4)
     return panel
 
 
@@ -124,16 +115,7 @@ def figure(panels: list[np.ndarray], title: str) -> np.ndarray:
     width = panels[0].shape[1]
     tile = width // len(PANEL_PARTS)
     head = np.zeros((2 * CAPTION + 4, width, 3), dtype=np.uint8)
-    _text(head, title, 3, CAPTION - 2, (255, 255, 160))
+    put_text(head, title, 3, CAPTION - 2, (255, 255, 160))
     for k, name in enumerate(PANEL_PARTS):
-        _text(head, name, k * tile + 3, 2 * CAPTION, (200, 200, 200))
+        put_text(head, name, k * tile + 3, 2 * CAPTION, (200, 200, 200))
     return np.concatenate([head, *panels], axis=0)
-
-
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    """An RGB uint8 picture (an :func:`overlay` or a :func:`grid`) as PNG, under a temporary name then renamed."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DatasetError(path, "PNG encoding failed")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, buf.tobytes())

@@ -1,7 +1,8 @@
 """The short ending of a run (``mfdan summary``, the last step of ``make demo``): composite and per-dataset
 UF1 / UAR of the LOSO folds, how they were selected, where the figures and the final model are, and what to
-run next. It only reads what the stages wrote (``metrics/loso.json``, ``metrics/dataset.json``); ``dvc metrics
-show`` stays the full table."""
+run next, and whether the magnified frames passed their bar. It only reads what the stages wrote
+(``metrics/loso.json``, ``metrics/dataset.json``, ``metrics/magnet.json``, ``metrics/magnify.json``); ``dvc
+metrics show`` stays the full table."""
 from __future__ import annotations
 
 import json
@@ -29,9 +30,35 @@ def _read(path: Path) -> dict:
         raise DatasetError(path, f"not valid JSON ({exc.msg}, line {exc.lineno}); rerun `dvc repro evaluate`") from None
 
 
+def magnification_lines(magnet: Path, magnify: Path) -> list[str]:
+    """What the MagNet bar (``train_magnet``) and the check on the clips (``magnify_check``) found: one line when
+    both pass, a line naming what was missed otherwise; nothing when neither stage has written its metrics."""
+    parts, missed = [], []
+    if magnet.is_file():
+        m = _read(magnet)
+        scores = m.get("held_out_psnr_db") or {}
+        if "reconstruction" in scores and "magnification" in scores:
+            parts.append(f"MagNet {scores['reconstruction']['magnet']:.1f} dB at a=1, "
+                         f"{scores['magnification']['gain_db']:+.1f} dB at a=2-8")
+            missed += m.get("failures") or []
+    if magnify.is_file():
+        c = _read(magnify)
+        if "motion_r" in c:
+            parts.append(f"clips r {c['motion_r']['median']:+.2f}")
+            missed += c.get("failures") or []
+    if not parts:
+        return []
+    figures = magnify.with_suffix("")
+    verdict = "bar passed" if not missed else "BAR MISSED"
+    lines = [f"Magnification ({figures}/): {verdict}; {'; '.join(parts)}"]
+    lines += [f"  missed: {f}" for f in missed]
+    return lines
+
+
 def summary_text(loso: Path = Path("metrics/loso.json"), dataset: Path = Path("metrics/dataset.json"), *,
                  grids: Path = Path("metrics/gradcam"), final: Path = Path("models/final")) -> str:
-    """A dozen lines, none wider than :data:`WIDTH` characters."""
+    """A dozen lines, none wider than :data:`WIDTH` characters. The magnification line reads ``magnet.json`` and
+    ``magnify.json`` beside ``loso``."""
     m = _read(loso)
     for key in ("uf1", "uar", "samples", "folds", "per_dataset"):
         if key not in m:
@@ -57,6 +84,7 @@ def summary_text(loso: Path = Path("metrics/loso.json"), dataset: Path = Path("m
     figures = sorted(p.name for p in grids.glob("*.png")) if grids.is_dir() else []
     lines.append(f"Figures: Fig. 5 confusions in metrics/confusion/, Fig. 6 Grad-CAM in {grids}/"
                  + (f" ({len(figures)} PNGs)" if figures else " (not written)"))
+    lines += magnification_lines(loso.parent / "magnet.json", loso.parent / "magnify.json")
     lines.append(f"Final model: {final}/" + (" (for `mfdan predict`)" if (final / "card.json").is_file() else " not written"))
     lines.append("Next:")
     width = max(len(c) for c, _ in NEXT)

@@ -52,6 +52,12 @@ class MFDANConfig:
     #: head); ``image`` = the pooled image tokens alone, so motion reaches the classifier only through the
     #: flow-driven attention (a diagnostic ablation, not in the paper; with flow_driven false: no flow at all)
     fusion: str = "concat"
+    #: LayerNorm on the SSSN flow-encoder features before they are concatenated with the (LayerNorm-ed, pooled)
+    #: image tokens. The paper does not say how the two are fused beyond concatenation; without it the flow
+    #: features (ReLU of a std-0.02 linear layer on max-abs-scaled flow) vary ~50x less across samples than the
+    #: image features at initialisation (demo configuration), so the head starts out reading the image alone. Ours,
+    #: documented in docs/equations.md; ``false`` is the earlier head.
+    flow_feature_norm: bool = True
     #: SSSN flow encoder (Sec. III-A): input side (the flow map is average-pooled to it; = img_size: none),
     #: widths, kernels, strides, paddings of its two convolutions, max-pool (kernel, stride), FC width
     flow_encoder_input: Annotated[int, AtLeast(4)] = 224
@@ -115,6 +121,7 @@ class MFDAN(nn.Module):
                                                    paddings=cfg.flow_encoder_paddings, pool=cfg.flow_encoder_pool,
                                                    out_dim=cfg.flow_encoder_dim, lrn_size=cfg.lrn_size,
                                                    image_size=cfg.img_size)
+            self.flow_norm = nn.LayerNorm(cfg.flow_encoder_dim) if cfg.flow_feature_norm else nn.Identity()
             head_in += cfg.flow_encoder_dim
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(head_in, cfg.num_classes)
@@ -142,11 +149,12 @@ class MFDAN(nn.Module):
         return self.block2(x, f)  # (B, G/8, G/8, dims[-1])
 
     def classify(self, tokens: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        """Fusion head: pooled image tokens ⊕ flow-encoder features -> (B, num_classes) logits
-        (``fusion: image``: the pooled image tokens alone)."""
+        """Fusion head: pooled image tokens ⊕ flow-encoder features (LayerNorm-ed unless ``flow_feature_norm`` is
+        false) -> (B, num_classes) logits (``fusion: image``: the pooled image tokens alone)."""
         pooled = self.norm(tokens).mean(dim=(1, 2))  # (B, dims[-1])
         if self.config.fusion == "concat":
-            feats = torch.cat([pooled, self.flow_encoder(flow)], dim=1)  # (B, dims[-1] + flow_encoder_dim)
+            motion = self.flow_norm(self.flow_encoder(flow))  # (B, flow_encoder_dim)
+            feats = torch.cat([pooled, motion], dim=1)  # (B, dims[-1] + flow_encoder_dim)
         else:  # fusion == "image"
             feats = pooled
         return self.head(self.dropout(feats))

@@ -131,9 +131,12 @@ def model_config(params: Any, num_classes: int) -> Any:
 
 
 def config_from_dict(name: str, values: dict, *, where: str) -> Any:
-    """A saved config (fold meta.json, model card) back as its dataclass, checked like params.yaml."""
+    """A saved config (fold meta.json, model card) back as its dataclass, checked like params.yaml. An MFDAN
+    config saved before ``flow_feature_norm`` existed describes the head without it, and is read so."""
     from mfdan.core.params import from_dict
 
+    if name == "mfdan" and "flow_feature_norm" not in values:
+        values = {**values, "flow_feature_norm": False}
     return from_dict(config_class(name), values, where=where)
 
 

@@ -23,6 +23,7 @@ from mfdan.core.errors import check_finite
 from mfdan.core.frames import to_unit
 from mfdan.evaluate.gradcam import grad_cam, overlay, supports_cam
 from mfdan.magnify.magnification import magnify
+from mfdan.magnify.quality import DIFF_GAIN, figure, sample_row
 from mfdan.model.registry import forward
 from mfdan.predict.inputs import Clip
 from mfdan.predict.model_card import FinalModel
@@ -44,6 +45,9 @@ class Prediction:
     seconds: dict[str, float] = field(default_factory=dict)
     apex_frame: np.ndarray | None = None   #: the aligned apex (H×W×3 uint8), for the overlay
     heat: np.ndarray | None = None         #: Grad-CAM of the predicted class (H×W in [0, 1])
+    onset_frame: np.ndarray | None = None  #: the aligned onset, for the magnification panel
+    #: (α, magnified apex) at the evaluation factor (what the model read), the largest training factor and 1
+    magnified: list[tuple[float, np.ndarray]] = field(default_factory=list)
 
     def record(self, timings: bool = False) -> dict:
         """The JSON line: ``{"input", "label", "probabilities", "onset", "apex"}`` (+ ``seconds``)."""
@@ -56,6 +60,16 @@ class Prediction:
     def overlay(self) -> np.ndarray:
         assert self.heat is not None and self.apex_frame is not None
         return overlay(self.apex_frame, self.heat)
+
+    def magnification_panel(self) -> np.ndarray | None:
+        """The ``magnify_check`` stage's figure for this input (onset | apex | magnified at two factors | true
+        change | motion added | everything added); ``None`` for a model that reads no magnified image."""
+        if len(self.magnified) != 3 or self.onset_frame is None or self.apex_frame is None:
+            return None
+        (a1, low), (a2, high), (_, base) = self.magnified
+        row = sample_row(self.onset_frame, self.apex_frame, low, high, f"{self.input} ({self.label})", alpha=a2,
+                         gain=DIFF_GAIN, base=base)
+        return figure([row], f"magnified apex, {self.input}", factors=(a1, a2), gain=DIFF_GAIN)
 
 
 def predict_clip(fm: FinalModel, clip: Clip, *, align_as: str, cam: bool = False,
@@ -71,11 +85,13 @@ def classify(fm: FinalModel, prep: Prepared, *, cam: bool = False,
     """A prepared clip (:func:`mfdan.predict.prepare.prepare_clip`) magnified and through the network."""
     seconds = dict(prep.seconds)
     image = prep.apex_img  # a model that reads no image (a flow baseline) is given the unmagnified apex, unused
+    magnified: list[tuple[float, np.ndarray]] = []
     if "image" in fm.model.inputs:
         t = time.perf_counter()
         image = magnify(prep.onset_img, prep.apex_img, np.array([fm.magnify.eval_alpha], np.float32), fm.magnify,
                         fm.magnet)[0]
         seconds["magnify"] = time.perf_counter() - t
+        magnified.append((fm.magnify.eval_alpha, image))
 
     t = time.perf_counter()
     batch = {"image": to_unit(image[None], device), "flow": torch.from_numpy(prep.flow[None]).to(device)}
@@ -94,12 +110,28 @@ def classify(fm: FinalModel, prep: Prepared, *, cam: bool = False,
                              "Grad-CAM; run without --cam")
         t = time.perf_counter()
         heat = grad_cam(fm.model, batch, pred)[0]
+        if magnified:  # the panel: the largest training factor, and α = 1 (the magnifier's redrawing)
+            high = float(fm.magnify.alpha_range[1])
+            more = magnify(prep.onset_img, prep.apex_img, np.array([high, 1.0], np.float32), fm.magnify, fm.magnet)
+            magnified += [(high, more[0]), (1.0, more[1])]
         seconds["cam"] = time.perf_counter() - t
 
     return Prediction(input=prep.input, label=fm.classes[pred],
                       probabilities={c: float(p) for c, p in zip(fm.classes, probs)},
                       onset=prep.onset, apex=prep.apex, apex_source=prep.apex_source, seconds=seconds,
-                      apex_frame=prep.apex_img, heat=heat)
+                      apex_frame=prep.apex_img, heat=heat, onset_frame=prep.onset_img,
+                      magnified=magnified if cam else [])
+
+
+def write_cam(folder: Path, name: str, p: Prediction) -> None:
+    """``--cam``: the Grad-CAM overlay as ``name`` and, for a model that reads the magnified apex, the
+    magnification panel beside it (``<stem>_magnified.png``)."""
+    from mfdan.core.pictures import write_png
+
+    write_png(folder / name, p.overlay())
+    panel = p.magnification_panel()
+    if panel is not None:
+        write_png(folder / f"{Path(name).stem}_magnified.png", panel)
 
 
 def cam_name(source: str, taken: set[str]) -> str:
