@@ -18,10 +18,10 @@ encoding), and its redrawing off the output at α = 1. Per clip:
   true one everywhere it is large;
 * ``reconstruction_db``: PSNR of M(1) against the apex: the face kept (99 for linear and none, exact there);
 * ``pixel_r`` and ``size_ratio``: the same two as motion_r and motion_size on M(α) − apex, redrawing included
-  (diagnostics, not in the bar: the blur this bar was written against scored r −0.05 and 14.5× there).
+  (diagnostics, not in the bar: on the blur this bar was written against, issue 48 measured r −0.05 and 14.5×).
 
-:data:`BAR` says what every magnifier must reach (medians over clips); :func:`figure` draws, per dataset, onset |
-apex | magnified at two factors | |true change| | |added change| side by side.
+:data:`BAR` says what every magnifier must reach (medians over clips); :func:`sample_row` and :func:`figure` draw
+onset | apex | magnified at two factors | the true change | the motion added | everything changed, side by side.
 """
 from __future__ import annotations
 
