@@ -55,12 +55,13 @@ def run(*, params: Params, index: Path, aligned: Path, magnified: Path, weights:
                              "rerun `dvc repro`")
         alpha = float(m.attrs["eval_alpha"])
         onset, apex, evaluation = a["onset"][()], a["apex"][()], m["eval"][()]
-    per_clip, linear = [], []
+    per_clip, linear, bases = [], [], []
     lin_cfg = MagnifyConfig(method="linear")
     for i in progress(range(len(ids)), desc="magnify_check", unit="clip"):
         base = None  # linear and none return the apex itself at α = 1
         if model is not None:
             base = magnify(onset[i], apex[i], np.array([1.0], np.float32), cfg, model)[0]
+        bases.append(base)
         per_clip.append(clip_agreement(onset[i], apex[i], evaluation[i], alpha, base))
         ref = magnify(onset[i], apex[i], np.array([alpha], np.float32), lin_cfg)[0]
         linear.append(clip_agreement(onset[i], apex[i], ref, alpha))
@@ -74,12 +75,13 @@ def run(*, params: Params, index: Path, aligned: Path, magnified: Path, weights:
         report["per_dataset"][ds] = {k: summary[k] for k in ("clips", *MEASURES, "passes")}
         panels = []
         for i in figure_rows(samples, ds):
-            pair = magnify(onset[i], apex[i], np.array([alpha, high, 1.0], np.float32), cfg, model)
+            # the evaluation frame as stored (what the model reads), the largest training factor drawn here
+            strong = magnify(onset[i], apex[i], np.array([high], np.float32), cfg, model)[0]
             c = per_clip[i]
             caption = f"{samples[i]['sample_id']} ({samples[i]['label']})  r {c['motion_r']:+.2f}  " \
                       f"cos {c['flow_cosine']:+.2f}  x{c['motion_size']:.2f}  {c['reconstruction_db']:.1f} dB"
-            panels.append(sample_row(onset[i], apex[i], pair[0], pair[1], caption, alpha=high, gain=DIFF_GAIN,
-                                     base=pair[2] if model is not None else None))
+            panels.append(sample_row(onset[i], apex[i], evaluation[i], strong, caption, alpha=high, gain=DIFF_GAIN,
+                                     base=bases[i]))
         title = f"{ds}: magnify.method {cfg.method}, bar {'passed' if summary['passes'] else 'MISSED'}"
         write_png(figures / f"{ds}.png", figure(panels, title, factors=(alpha, high), gain=DIFF_GAIN))
     metrics.parent.mkdir(parents=True, exist_ok=True)
