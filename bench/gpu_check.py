@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from mfdan.core.device import resolve_device  # noqa: E402
-from mfdan.core.params import Params  # noqa: E402
+from mfdan.core.params import load_variant  # noqa: E402
 from mfdan.model.network import MFDAN, MFDANConfig  # noqa: E402
 from mfdan.train.fold_data import check_fold, check_sizes, load_data  # noqa: E402
 from mfdan.train.loop import TrainConfig, train_fold  # noqa: E402
@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=REPO / "bench/gpu/cache.h5")
     ap.add_argument("--magnified", type=Path, default=REPO / "bench/gpu/magnified.h5")
     ap.add_argument("--params", type=Path, default=REPO / "profiles/paper-composite.yaml",
-                    help="model and train sections (and dropkey) from this params file")
+                    help="model and train sections (and dropkey) from this profile (dotted overrides of params.yaml)")
     ap.add_argument("--fold", default="", help="held-out subject (default: the cache's first)")
     ap.add_argument("--epochs", type=int, default=0, help="override train.epochs (0: the profile's)")
     ap.add_argument("--device", default="auto")
@@ -70,7 +70,7 @@ def main() -> None:
     args = ap.parse_args()
 
     device = resolve_device(args.device)
-    params = Params.load(args.params)
+    params = load_variant(args.params, REPO / "params.yaml")
     data = load_data(args.cache, args.magnified)
     fold = args.fold or sorted(set(data.folds))[0]
     check_fold(fold, data, args.cache)

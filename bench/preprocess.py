@@ -29,7 +29,8 @@ from mfdan.data.protocols import get_protocol
 from mfdan.data.validate import read_for_protocol
 from mfdan.preprocess import align_stage, flow_stage, pack_stage
 from mfdan.preprocess.optical_flow import FlowConfig, tvl1
-from mfdan.synth.generator import SynthConfig, synthesize
+from mfdan.synth.config import SynthConfig
+from mfdan.synth.generator import synthesize
 
 
 def calc_only(job):

@@ -35,17 +35,20 @@ from pathlib import Path
 import torch
 
 from mfdan.core.params import Params
-from mfdan.data.long_records import Interval, LongDataConfig, read_long
+from mfdan.data.long_config import LongDataConfig
+from mfdan.data.long_readers import read_long
+from mfdan.data.long_records import Interval
 from mfdan.predict.model_card import load_final
 from mfdan.spotting import feature_difference, softnet
 from mfdan.spotting.config import SoftNetConfig, SpotConfig
 from mfdan.spotting.faces import track
 from mfdan.spotting.features import compute_features
-from mfdan.spotting.recognise_stage import label_intervals
+from mfdan.predict.recognise_stage import label_intervals
 from mfdan.spotting.scoring import evaluate, match
 from mfdan.spotting.spot_stage import whole_video
-from mfdan.spotting.synth import LongSynthConfig, synthesize_long
 from mfdan.spotting.video_frames import files_stream
+from mfdan.synth.long_plan import LongSynthConfig
+from mfdan.synth.long_videos import synthesize_long
 
 CLASSES = ("negative", "positive", "surprise")
 ARMS = {  # rule switched off -> SpotConfig changes

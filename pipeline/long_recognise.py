@@ -1,10 +1,10 @@
-"""DVC stage `recognise` of long/dvc.yaml: the class of each spotted micro-expression (mfdan.spotting.recognise_stage)."""
+"""DVC stage `recognise` of long/dvc.yaml: the class of each spotted micro-expression (mfdan.predict.recognise_stage)."""
 from pathlib import Path
 
 import typer
 
 from mfdan.core.stage import run
-from mfdan.spotting import recognise_stage
+from mfdan.predict import recognise_stage
 
 
 def main(model: Path = typer.Option(...), spots: Path = typer.Option(...), features: Path = typer.Option(...),

@@ -1,15 +1,15 @@
-"""DVC stage `synth` of long/dvc.yaml: generated long recordings (mfdan.spotting.synth_stage)."""
+"""DVC stage `synth` of long/dvc.yaml: generated long recordings (mfdan.synth.long_synth_stage)."""
 from pathlib import Path
 
 import typer
 
 from mfdan.core.params import Params
 from mfdan.core.stage import run
-from mfdan.spotting import synth_stage
+from mfdan.synth import long_synth_stage
 
 
 def main(params: Path = typer.Option(Path("params.yaml")), out: Path = typer.Option(...)) -> str:
-    return synth_stage.run(params=Params.load(params), out=out)
+    return long_synth_stage.run(params=Params.load(params), out=out)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mfdan.data.protocols import DATASETS
-from mfdan.synth.generator import SynthConfig, synthesize
+from mfdan.synth.config import SynthConfig
+from mfdan.synth.generator import synthesize
 
 TINY = SynthConfig(seed=7, subjects=2, samples_per_subject=3, others_per_subject=1, max_frames=5, geometry="compact",
                    frame_size=192, layouts=DATASETS)

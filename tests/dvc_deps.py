@@ -63,13 +63,38 @@ def _package_of(path: Path, root: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path, root: Path) -> tuple[list[str], list[str]]:
-    """Modules ``path`` imports (absolute names, submodules of ``from pkg import sub`` included) and the
-    resource paths it reads."""
+def _executed(tree: ast.AST):
+    """Every node of ``tree`` but the bodies of ``if TYPE_CHECKING:`` (imports for annotations, never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if (isinstance(child, ast.If) and isinstance(child.test, ast.Name)
+                    and child.test.id == "TYPE_CHECKING"):
+                todo += child.orelse
+                continue
+            todo.append(child)
+
+
+def _submodules(package: str, root: Path) -> list[str]:
+    """``import_submodules(__name__)`` in a package's ``__init__``: every module of that package folder."""
+    folder = root / Path(*package.split("."))
+    return [f"{package}.{f.stem}" for f in sorted(folder.glob("*.py")) if f.name != "__init__.py"]
+
+
+def _imports(path: Path, root: Path, *, by_name: bool = True) -> tuple[list[str], list[str]]:
+    """Modules ``path`` imports (absolute names, submodules of ``from pkg import sub`` included; with
+    ``by_name``, also module names written as strings, imported at run time) and the resource paths it reads.
+    Imports under ``if TYPE_CHECKING:`` do not count; ``import_submodules(__name__)``
+    (:func:`mfdan.core.architectures.import_submodules`) imports every module of the package."""
     tree = ast.parse(path.read_text(), filename=str(path))
     modules, resources = [], []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+    for node in _executed(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "import_submodules"
+                and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "__name__"):
+            modules += _submodules(_package_of(path, root), root)
+        elif isinstance(node, ast.Import):
             modules += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
@@ -79,7 +104,7 @@ def _imports(path: Path, root: Path) -> tuple[list[str], list[str]]:
                 base = ".".join([*pkg, *([base] if base else [])])
             modules.append(base)
             modules += [f"{base}.{a.name}" for a in node.names if a.name != "*"]
-        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+        elif (by_name and isinstance(node, ast.Constant) and isinstance(node.value, str)
               and re.fullmatch(r"mfdan(\.\w+)+", node.value)):  # imported by name at run time (a forkserver preload)
             modules.append(node.value)
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "files"

@@ -20,6 +20,7 @@ from mfdan.model.catalogue import catalogue
 from mfdan.model.registry import ARCHITECTURES, build, check_sizes, config_class, forward, model_config, parameter_count
 from mfdan.train.fold_data import FoldData
 from mfdan.train.loop import TrainConfig, fit_fold, save_model, split_fold
+from tests.toys import toy_fold_data
 
 #: parameters for three classes at each paper's configuration; the source of each figure is in its module
 PAPER_PARAMETERS = {
@@ -61,12 +62,9 @@ def toy_data(n_per_class: int = 12, subjects: int = 4, seed: int = 0) -> FoldDat
             flow[i, 0][eyes] -= a
             flow[i, 0][mouth] -= a
     flow[:, 2] = np.abs(flow[:, 0]) + np.abs(flow[:, 1])
-    subj = [f"s{i % subjects}" for i in range(n)]
     images = rng.integers(0, 255, (n, SIZE, SIZE, 3), dtype=np.uint8)
-    return FoldData(train_images=images[:, None], eval_images=images, flow=flow, labels=labels.astype(np.int64),
-                    folds=[f"toy_{s}" for s in subj], sample_ids=[f"t{i}" for i in range(n)],
-                    datasets=["toy"] * n, subjects=subj, classes=["a", "b", "c"],
-                    landmarks=canonical_landmarks(SIZE, n))
+    return toy_fold_data([f"s{i % subjects}" for i in range(n)], size=SIZE, dataset="toy", classes=("a", "b", "c"),
+                         flow=flow, labels=labels, images=images, landmarks=canonical_landmarks(SIZE, n))
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_PARAMETERS))
@@ -265,7 +263,7 @@ def test_recipe_lists_pass_through_dvc_set_args_unsplit():
     from mfdan.core.params import dvc_set_args
 
     args = dvc_set_args({"baselines.htnet.block_repeats": [2, 2, 10], "train.lr": 5e-5})
-    assert args == ["-S", "baselines.htnet.block_repeats=[2,2,10]", "-S", "train.lr=5.0e-05"]
+    assert args == ["-S", "++baselines.htnet.block_repeats=[2,2,10]", "-S", "++train.lr=5.0e-05"]
     assert " ".join(args).split() == args  # what `dvc exp run $(mfdan recipe FILE)` receives
     with pytest.raises(ValueError, match="holds a space"):
         dvc_set_args({"synth.faces": "two words"})

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mfdan.core.params import SCALARS, SECTIONS, Params, section_class
+from mfdan.core.params import SCALARS, SECTIONS, Params, load_variant, section_class
 from mfdan.data.config import DataConfig
-from mfdan.synth.generator import SynthConfig
+from mfdan.synth.config import SynthConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PARAM_FILES = [REPO / "params.yaml", *sorted((REPO / "profiles").glob("paper-*.yaml"))]
@@ -43,7 +43,7 @@ def test_registry_is_the_one_mapping():
 
 @pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
 def test_every_params_file_builds_every_section(path):
-    params = Params.load(path)
+    params = load_variant(path)
     assert set(params.values) <= set(SECTIONS) | set(SCALARS)
     resolved = params.resolved()
     assert resolved["model"]["img_size"] == resolved["flow"]["output_size"] == resolved["align"]["output_size"]
@@ -59,7 +59,7 @@ def test_paper_profiles_pin_the_quoted_settings(name):
     from mfdan.model import MFDANConfig
     from mfdan.train.loop import TrainConfig
 
-    p = Params.load(REPO / "profiles" / f"paper-{name}.yaml")
+    p = load_variant(REPO / "profiles" / f"paper-{name}.yaml")
     assert p.dropkey == PAPER_DROPKEY[name]
     model = p.section("model", MFDANConfig, dropkey=p.dropkey)
     assert model == MFDANConfig(dropkey=PAPER_DROPKEY[name])
@@ -89,7 +89,7 @@ def test_no_param_is_named_size_or_nfiles():
                 yield from keys(v, f"{path}.{k}")
 
     for path in PARAM_FILES:
-        bad = [full for full, k in keys(Params.load(path).values) if k in ("size", "nfiles")]
+        bad = [full for full, k in keys(load_variant(path).values) if k in ("size", "nfiles")]
         assert not bad, f"{path}: rename {bad}"
     for name in SECTIONS:
         fields = {f.name for f in dataclasses.fields(section_class(name))}
@@ -122,11 +122,11 @@ def test_every_baseline_recipe_applies_to_every_params_file(recipe):
     arch = recipe.stem.removeprefix("baseline-")
     assert overrides["model.arch"] == arch
     for path in PARAM_FILES:
-        params = Params(apply_overrides(load_yaml(path), overrides), source=str(path))
+        params = Params(apply_overrides(load_variant(path).values, overrides), source=str(path))
         params.resolved()
         assert arch_of(model_config(params, num_classes=3)).name == arch
     args = dvc_set_args(overrides)
-    assert args[:2] == ["-S", f"model.arch={arch}"] and len(args) == 2 * len(overrides)
+    assert args[:2] == ["-S", f"++model.arch={arch}"] and len(args) == 2 * len(overrides)
 
 
 def test_recipe_command_prints_dvc_arguments_and_refuses_a_bad_recipe(tmp_path):
@@ -136,8 +136,91 @@ def test_recipe_command_prints_dvc_arguments_and_refuses_a_bad_recipe(tmp_path):
 
     res = CliRunner().invoke(app, ["recipe", str(REPO / "profiles/baseline-ststnet.yaml"),
                                    "--params", str(REPO / "params.yaml")])
-    assert res.exit_code == 0 and res.output.startswith("-S model.arch=ststnet -S train.optimizer=adam")
+    assert res.exit_code == 0 and res.output.startswith("-S ++model.arch=ststnet -S ++train.optimizer=adam")
     bad = tmp_path / "bad.yaml"
     bad.write_text("model.arch: ststnet\ntrain.lr: -1\n")
     res = CliRunner().invoke(app, ["recipe", str(bad), "--params", str(REPO / "params.yaml")])
     assert res.exit_code != 0 and "train.lr" in res.output
+
+
+SECTION_COMMENT = r"^# (\w+) -> (mfdan(?:\.\w+)+)\.(\w+)\b"
+
+
+@pytest.mark.parametrize("path", [REPO / "params.yaml", REPO / "long" / "params.yaml"], ids=lambda p: p.parent.name)
+def test_section_comments_name_the_registered_class(path):
+    """Each "# section -> module.Class" comment of a params file names the dataclass the registry maps that
+    section to, in the module that defines it (a comment left behind by a move fails here)."""
+    import importlib
+    import re
+
+    found = re.findall(SECTION_COMMENT, path.read_text(), flags=re.M)
+    assert found, f"{path.name}: no section comments"
+    for section, module, cls in found:
+        assert SECTIONS.get(section) == f"{module}:{cls}", f"{path.name}: # {section} -> {module}.{cls}"
+        assert dataclasses.is_dataclass(getattr(importlib.import_module(module), cls))
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "profiles").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_profile_is_dotted_overrides_checked_by_the_registry(path):
+    """profiles/ holds one format: dotted overrides of params.yaml (paper profiles, baseline recipes, sweep sets
+    and named arms), each read by the one loader and checked section by section, model config included."""
+    from mfdan.core.params import load_overrides
+    from mfdan.model.registry import model_config
+
+    overrides = load_overrides(path)
+    assert not any(isinstance(v, dict) and v and k in SECTIONS for k, v in overrides.items()), \
+        f"{path.name}: a whole section; write its keys dotted"
+    params = load_variant(path)
+    model_config(params, num_classes=3)
+
+
+def test_named_sets_and_arms_come_from_their_files(tmp_path):
+    """The sweep's named sets and arms are profiles/set-*.yaml and profiles/arm-*.yaml: what a file says is what
+    the name means, and a name without a file is refused naming the ones there are."""
+    from mfdan.sweep.arms import parse_arm
+    from mfdan.sweep.sets import load_set
+
+    assert parse_arm("self_only", base_dir=REPO).overrides == {"model.flow_driven": False}
+    assert parse_arm("flow_driven", base_dir=REPO).overrides == {}
+    with pytest.raises(ValueError, match="not a named arm .*self_only"):
+        parse_arm("no_such_arm", base_dir=REPO)
+    with pytest.raises(ValueError, match="no .*arm-"):
+        parse_arm("self_only", base_dir=tmp_path)
+    hard = load_set("hard", repo=REPO).values
+    assert hard["synth"]["faces"] == ["grace_hopper", "astronaut"] and hard["model"] == Params.load(REPO / "params.yaml").values["model"]
+    own = tmp_path / "mine.yaml"
+    own.write_text("data.protocol: samm\n")
+    assert load_set(str(own), repo=REPO).values["data"]["protocol"] == "samm"
+    whole = tmp_path / "whole.yaml"  # a whole params file is read as it is, as before
+    whole.write_text("data:\n  protocol: smic\n")
+    assert load_set(str(whole), repo=REPO).values == {"data": {"protocol": "smic"}}
+    assert load_variant(REPO / "long" / "params.yaml").values == Params.load(REPO / "long" / "params.yaml").values
+
+
+def test_dvc_exp_run_takes_a_profile_as_printed(tmp_path):
+    """`dvc exp run $(mfdan recipe FILE)` in a real DVC project: a list, a key params.yaml lacks (``++``) and a
+    nested key all land in params.yaml as the profile says."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    from mfdan.core.params import dvc_set_args, load_overrides, load_yaml
+
+    dvc = shutil.which("dvc")
+    (tmp_path / "params.yaml").write_text("data:\n  roots:\n    casme2: data/raw/casme2\nfolds: [x]\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: python -c \"print(1)\"\n    params: [data, folds]\n")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("folds: [casme2_sub01, casme2_sub02]\ndata.roots.casme3: data/raw/casme3\ntrain.lr: 1.0e-4\n")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    run = lambda *a: subprocess.run(a, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)  # noqa: E731
+    for cmd in (["git", "init", "-q"], [dvc, "init", "-q"], ["git", "add", "-A"],
+                ["git", "commit", "-qm", "i"]):
+        assert run(*cmd).returncode == 0, cmd
+    args = shlex.split(" ".join(dvc_set_args(load_overrides(profile))))
+    out = run(dvc, "exp", "run", *args)
+    assert out.returncode == 0, out.stderr
+    got = load_yaml(tmp_path / "params.yaml")
+    assert got["folds"] == ["casme2_sub01", "casme2_sub02"] and got["train"]["lr"] == 1.0e-4
+    assert got["data"]["roots"] == {"casme2": "data/raw/casme2", "casme3": "data/raw/casme3"}

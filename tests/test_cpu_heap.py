@@ -37,20 +37,10 @@ FOLD = """
 import json, sys
 import numpy as np
 from mfdan.core.device import keep_freed_memory
-from mfdan.model.network import MFDANConfig
-from mfdan.train.fold_data import FoldData
 from mfdan.train.loop import TrainConfig, train_fold
-n, s = 6, 32
-rng = np.random.default_rng(3)
-data = FoldData(train_images=rng.integers(0, 255, (n, 1, s, s, 3), dtype=np.uint8),
-                eval_images=rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8),
-                flow=rng.normal(size=(n, 3, s, s)).astype(np.float32), labels=np.arange(n) % 3,
-                folds=["d_a", "d_a", "d_b", "d_b", "d_c", "d_c"], sample_ids=list("abcdef"), datasets=["d"] * n,
-                subjects=["a", "a", "b", "b", "c", "c"], classes=["x", "y", "z"])
-small = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4, flow_encoder_input=8,
-                    flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3), flow_encoder_strides=(1, 1),
-                    flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2), flow_encoder_dim=4)
-r = train_fold("d_a", data, small, TrainConfig(epochs=2, batch=4, device="cpu", threads=1), progress=False)
+from tests.toys import TINY_MFDAN, toy_fold_data
+data = toy_fold_data(["a", "a", "b", "b", "c", "c"], seed=3)
+r = train_fold("d_a", data, TINY_MFDAN, TrainConfig(epochs=2, batch=4, device="cpu", threads=1), progress=False)
 print(json.dumps({"kept": keep_freed_memory(), "probs": r.probs.astype(np.float32).tobytes().hex()}))
 """
 

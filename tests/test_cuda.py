@@ -11,6 +11,7 @@ import torch
 from mfdan.model.network import MFDAN, MFDANConfig
 from mfdan.train.fold_data import FoldData
 from mfdan.train.loop import TrainConfig, train_fold
+from tests.toys import toy_fold_data
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -25,12 +26,8 @@ def toy_data(n: int = 24, size: int = 64) -> FoldData:
     labels = np.arange(n) % 3
     flow = rng.standard_normal((n, 3, size, size)).astype(np.float32) * 0.1
     flow[:, 0] += labels[:, None, None] * 0.3  # the class moves the face rightwards
-    subjects = [f"s{i % 4}" for i in range(n)]
-    return FoldData(train_images=rng.integers(0, 256, (n, 2, size, size, 3), dtype=np.uint8),
-                    eval_images=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), flow=flow,
-                    labels=labels.astype(np.int64), folds=[f"toy_{s}" for s in subjects],
-                    sample_ids=[f"x{i}" for i in range(n)], datasets=["toy"] * n, subjects=subjects,
-                    classes=["a", "b", "c"])
+    return toy_fold_data([f"s{i % 4}" for i in range(n)], size=size, variants=2, dataset="toy",
+                         classes=("a", "b", "c"), flow=flow, labels=labels)
 
 
 def state_bytes(model: torch.nn.Module) -> bytes:

@@ -134,3 +134,13 @@ def test_docs_point_at_files_that_exist():
         assert paths, doc
         missing = sorted(p for p in paths if not (REPO / p).exists())
         assert not missing, f"{doc.name} names paths that do not exist: {missing}"
+
+
+def test_train_final_depends_on_every_setting_its_card_keeps():
+    """The model card keeps the apex policy (mfdan.data.config.APEX_KEYS, the one list) and the preprocessing and
+    model sections; `train_final` must list each as a param, so changing one rebuilds the model folder."""
+    from mfdan.data.config import APEX_KEYS
+
+    listed = set(dvc_deps.stages()["train_final"]["params"])
+    assert {f"data.{k}" for k in APEX_KEYS} | {"dropkey", "model", "baselines", "train", "align", "flow",
+                                                "magnify"} <= listed

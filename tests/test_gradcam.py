@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from mfdan.core.errors import DatasetError
 from mfdan.core.rows import STR
 from mfdan.evaluate import gradcam, gradcam_stage
-from mfdan.evaluate.gradcam import grad_cam, overlay, top_fraction_mask, write_png
+from mfdan.core.pictures import write_png
+from mfdan.evaluate.gradcam import grad_cam, overlay, top_fraction_mask
 from mfdan.model import MFDAN, MFDANConfig
 from mfdan.train.losses import build_loss
 from mfdan.train.optim import build_optimizer

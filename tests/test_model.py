@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from mfdan.model.dropkey import DROP_VALUE, dropkey_mask
 from mfdan.model.flow_driven_attention import FlowDrivenWindowAttention, scaled_unit
-from mfdan.model.flow_encoder import LocalResponseNorm2d
+from mfdan.core.layers import LocalResponseNorm2d
 from mfdan.train.losses import build_loss
 from mfdan.model.network import MFDAN, MFDANConfig, parameter_breakdown
 from mfdan.train.optim import build_optimizer
@@ -360,8 +360,8 @@ def test_adan_betas_reach_the_optimizer_converted():
 
 def test_adamw_uses_its_own_betas_not_adans():
     """Table V, M4: the AdamW comparison runs with AdamW's standard (0.9, 0.999), not Adan's betas."""
-    from mfdan.train.fold_data import FoldData
     from mfdan.train.loop import TrainConfig
+    from tests.toys import TINY_MFDAN, toy_fold_data
 
     cfg = TrainConfig(optimizer="adamw")
     assert cfg.adamw_betas == (0.9, 0.999) and cfg.betas == (0.98, 0.92, 0.99)
@@ -376,18 +376,8 @@ def test_adamw_uses_its_own_betas_not_adans():
 
     loop.build_optimizer = spy
     try:
-        n, s = 4, 32
-        rng = np.random.default_rng(0)
-        data = FoldData(train_images=rng.integers(0, 255, (n, 1, s, s, 3), dtype=np.uint8),
-                        eval_images=rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8),
-                        flow=rng.normal(size=(n, 3, s, s)).astype(np.float32), labels=np.arange(n) % 3,
-                        folds=["d_a", "d_a", "d_b", "d_b"], sample_ids=list("abcd"), datasets=["d"] * n,
-                        subjects=["a", "a", "b", "b"], classes=["x", "y", "z"])
-        small = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4,
-                            flow_encoder_input=8, flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3),
-                            flow_encoder_strides=(1, 1), flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2),
-                            flow_encoder_dim=4)
-        loop.train_fold("d_a", data, small, TrainConfig(optimizer="adamw", epochs=1, batch=4, device="cpu"),
+        data = toy_fold_data(["a", "a", "b", "b"])
+        loop.train_fold("d_a", data, TINY_MFDAN, TrainConfig(optimizer="adamw", epochs=1, batch=4, device="cpu"),
                         progress=False)
     finally:
         loop.build_optimizer = real
@@ -398,21 +388,12 @@ def test_on_epoch_hook_sees_every_epoch_and_changes_nothing():
     """``train_fold(on_epoch=...)`` (the ablation diagnostics) is called once per epoch with the model, and a
     run with the hook predicts exactly what a run without it does; the ``final`` pseudo-fold trains on every
     sample and predicts none."""
-    from mfdan.predict.model_card import FINAL
-    from mfdan.train.fold_data import FoldData
+    from mfdan.train.model_folder import FINAL
     from mfdan.train.loop import TrainConfig, train_fold
+    from tests.toys import TINY_MFDAN, toy_fold_data
 
-    n, s = 6, 32
-    rng = np.random.default_rng(1)
-    data = FoldData(train_images=rng.integers(0, 255, (n, 1, s, s, 3), dtype=np.uint8),
-                    eval_images=rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8),
-                    flow=rng.normal(size=(n, 3, s, s)).astype(np.float32), labels=np.arange(n) % 3,
-                    folds=["d_a", "d_a", "d_b", "d_b", "d_c", "d_c"], sample_ids=list("abcdef"), datasets=["d"] * n,
-                    subjects=["a", "a", "b", "b", "c", "c"], classes=["x", "y", "z"])
-    small = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4,
-                        flow_encoder_input=8, flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3),
-                        flow_encoder_strides=(1, 1), flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2),
-                        flow_encoder_dim=4)
+    n = 6
+    data, small = toy_fold_data(["a", "a", "b", "b", "c", "c"], seed=1), TINY_MFDAN
     cfg = TrainConfig(epochs=3, batch=4, device="cpu")
     seen = []
     hooked = train_fold("d_a", data, small, cfg, progress=False,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mfdan.synth.generator import SynthConfig, plan_layout
+from mfdan.synth.config import SynthConfig
+from mfdan.synth.plan import plan_layout
 from tests.test_pipeline_e2e import copy_repo, ran, sh, tiny_params
 
 pytestmark = pytest.mark.slow

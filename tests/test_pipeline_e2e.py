@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mfdan.synth.generator import SynthConfig, plan_layout
+from mfdan.synth.config import SynthConfig
+from mfdan.synth.plan import plan_layout
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,6 +2,7 @@
 while the other inputs still get answers. The model folder here is a small untrained MFDAN written with the
 same helper `train_final` uses (the equality with the pipeline's own probabilities is in the e2e test)."""
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from mfdan.magnify.magnification import MagnifyConfig
 from mfdan.model.network import MFDAN, MFDANConfig
 from mfdan.core.errors import DatasetError
 from mfdan.predict.inputs import clip_folder, natural_key, video
-from mfdan.predict.model_card import CARD, load_final, write_model_dir
+from mfdan.predict.card_file import CARD
+from mfdan.predict.model_card import load_final
+from mfdan.train.model_folder import write_model_dir
 from mfdan.preprocess.alignment import AlignConfig
 from mfdan.preprocess.optical_flow import FlowConfig
 from mfdan.train.loop import TrainConfig
@@ -40,7 +43,7 @@ def make_model_dir(out: Path, *, classes=CLASSES, weights_cfg: MFDANConfig | Non
               "align": asdict(AlignConfig(output_size=SIZE, workers=1)),
               "flow": asdict(FlowConfig(output_size=SIZE, workers=1)),
               "magnify": asdict(MagnifyConfig(method="linear")),
-              "data": {"apex": "annotated", "apex_fallback": "middle", "spotting_flow": "farneback"}}
+              "data": {"apex": "annotated", "apex_fallback": "middle", "apex_flow": "farneback"}}
     write_model_dir(out, model, {"classes": list(classes), "params": params}, None)
     return out
 
@@ -75,6 +78,29 @@ def test_two_frames_json_shape(model_dir, clip_dir):
     assert list(rec["probabilities"]) == CLASSES and rec["label"] in CLASSES
     assert sum(rec["probabilities"].values()) == pytest.approx(1, abs=1e-6)
     assert rec["label"] == max(rec["probabilities"], key=rec["probabilities"].get)
+
+
+def test_the_library_run_gives_the_commands_answers(model_dir, clip_dir, tmp_path):
+    """mfdan.predict.run (what the command wraps) answers per input, in order, errors included; the command's
+    JSON and text rows are those answers rendered (the text row says what was spotted)."""
+    from mfdan.predict.render import Renderer
+    from mfdan.predict.run import PredictionRun, Request, UsageError
+
+    missing = tmp_path / "missing"
+    with PredictionRun(Request(inputs=[clip_dir, missing], model_dir=model_dir)) as run:
+        outcomes = list(run)
+        classes = run.classes
+    assert [o.input for o in outcomes] == [str(clip_dir), str(missing)]
+    assert len(outcomes[0].answers) == 1 and outcomes[0].error is None
+    assert outcomes[1].answers == [] and str(missing) in outcomes[1].error
+    answer = outcomes[0].answers[0]
+    res = invoke("--model", model_dir, clip_dir, "--json")
+    assert json.loads(res.stdout) == json.loads(Renderer(classes, as_json=True).lines(answer)[0])
+    text = invoke("--model", model_dir, clip_dir).stdout.splitlines()
+    assert text[0].split()[:2] == ["input", "label"] and text[1].endswith("(apex spotted)")
+    assert text[1].split()[1] == answer.label
+    with pytest.raises(UsageError, match="exclude each other"):
+        PredictionRun(Request(inputs=[clip_dir], model_dir=model_dir, spot=True, whole=True))
 
 
 def test_clip_folder_spots_the_apex_and_video_agrees(model_dir, clip_dir, tmp_path, synth_root):
@@ -280,15 +306,32 @@ def test_the_command_prepares_in_a_forked_process_with_the_same_answers(model_di
     assert cmd.stderr.strip() == here.stderr.strip()
 
 
-def test_what_prepare_repeats_of_the_model_card_and_the_registry():
-    """prepare.py reads the card without PyTorch, so it keeps its own copy of two constants and of which
-    architectures read landmarks: they must equal the originals."""
-    from mfdan.model.registry import ARCHITECTURES, _load
-    from mfdan.predict import model_card, prepare
+def test_what_prepare_repeats_of_the_registry():
+    """prepare.py reads the card without PyTorch (mfdan.predict.card_file), so it keeps its own list of the
+    architectures that read landmarks: it must equal the registry's."""
+    from mfdan.model.registry import ARCHITECTURES
+    from mfdan.predict import prepare
 
-    assert prepare.CARD == model_card.CARD and prepare.DATA_KEYS == model_card.DATA_KEYS
-    reads = {n for n, a in ARCHITECTURES.items() if "landmarks" in getattr(_load(a.module, a.network), "inputs", ())}
+    reads = {n for n, a in ARCHITECTURES.items() if "landmarks" in getattr(a.network, "inputs", ())}
     assert reads == set(prepare.LANDMARK_ARCHS)
+
+
+def test_the_renamed_apex_flow_key(tmp_path, model_dir):
+    """``data.spotting_flow`` is now ``data.apex_flow``: in a params file the old key is an error naming the new
+    one; a model card written before the rename loads, its apex policy read under the new name."""
+    from mfdan.core.params import Params
+    from mfdan.data.config import DataConfig
+    from mfdan.predict.prepare import card_sections
+
+    with pytest.raises(ValueError, match=r"data\.spotting_flow was renamed apex_flow"):
+        Params({"data": {"spotting_flow": "tvl1"}}, source="p.yaml").section("data", DataConfig)
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    card = json.loads((old / CARD).read_text())
+    card["params"]["data"] = {"apex": "annotated", "apex_fallback": "middle", "spotting_flow": "tvl1"}
+    (old / CARD).write_text(json.dumps(card))
+    assert load_final(old).apex_policy == {"apex": "annotated", "apex_fallback": "middle", "apex_flow": "tvl1"}
+    assert card_sections(old).apex_policy["apex_flow"] == "tvl1"
 
 
 def test_a_card_from_before_the_flow_feature_norm_loads_as_the_earlier_head(tmp_path):

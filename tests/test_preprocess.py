@@ -22,7 +22,7 @@ from mfdan.preprocess.alignment import AlignConfig, estimate_alignment
 from mfdan.preprocess.apex_spotting import spot_apex
 from mfdan.preprocess.optical_flow import FlowConfig, compute_flow, flow_input
 from mfdan.preprocess.optical_strain import optical_strain
-from mfdan.synth.generator import base_face
+from mfdan.synth.face import base_face
 
 SMALL_FLOW = FlowConfig(output_size=64, workers=1)
 

@@ -82,23 +82,14 @@ def test_nan_weights_are_refused_naming_the_file(tmp_path):
 
 
 def test_nan_cache_stops_training_naming_the_fold():
-    from mfdan.model import MFDANConfig
-    from mfdan.train.fold_data import FoldData
     from mfdan.train.loop import TrainConfig, train_fold
+    from tests.toys import TINY_MFDAN, toy_fold_data
 
-    rng = np.random.default_rng(0)
     n, s = 8, 32
-    flow = rng.normal(size=(n, 3, s, s)).astype(np.float32)
+    flow = np.random.default_rng(0).normal(size=(n, 3, s, s)).astype(np.float32)
     flow[3, 0, 0, 0] = np.nan
-    data = FoldData(train_images=rng.integers(0, 255, (n, 1, s, s, 3), dtype=np.uint8),
-                    eval_images=rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8), flow=flow,
-                    labels=np.arange(n) % 3, folds=[f"d_s{i % 4}" for i in range(n)],
-                    sample_ids=[str(i) for i in range(n)], datasets=["d"] * n, subjects=[f"s{i % 4}" for i in range(n)],
-                    classes=["a", "b", "c"])
-    model = MFDANConfig(img_size=32, embed_dim=8, merge_dims=(8, 8, 8), heads=(2, 2), window=4,
-                        flow_encoder_input=8, flow_encoder_channels=(4, 4), flow_encoder_kernels=(3, 3),
-                        flow_encoder_strides=(1, 1), flow_encoder_paddings=(1, 1), flow_encoder_pool=(2, 2),
-                        flow_encoder_dim=4)
+    data = toy_fold_data([f"s{i % 4}" for i in range(n)], flow=flow, classes=("a", "b", "c"))
+    model = TINY_MFDAN
     with pytest.raises(NonFiniteError, match="fold d_s0, epoch 1"):
         train_fold("d_s0", data, model, TrainConfig(epochs=1, batch=8, device="cpu"), progress=False)
 

@@ -13,16 +13,17 @@ from typer.testing import CliRunner
 
 from mfdan.cli import app
 from mfdan.core.errors import DatasetError
-from mfdan.data.long_records import read_long
+from mfdan.data.long_readers import read_long
 from mfdan.spotting import feature_difference, softnet
 from mfdan.spotting.config import SoftNetConfig, SpotConfig
 from mfdan.spotting.faces import track
 from mfdan.spotting.features import compute_features, lbp_histograms
 from mfdan.spotting.peaks import Interval
-from mfdan.spotting.predict_long import frame_files
+from mfdan.predict.long_recording import frame_files
 from mfdan.spotting.scoring import analysis_f1, evaluate, iou
 from mfdan.spotting.video_frames import files_stream, video_stream
-from mfdan.spotting.synth import LongSynthConfig, encode_video, synthesize_long
+from mfdan.synth.long_plan import LongSynthConfig
+from mfdan.synth.long_videos import encode_video, synthesize_long
 from tests.test_predict import make_model_dir
 
 SYN = LongSynthConfig(subjects=2, seconds=8, fps=30, geometry="compact", frame_size=160, micro=2, macro=1, blinks=1,

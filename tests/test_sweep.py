@@ -1,7 +1,7 @@
 """`mfdan sweep` on a real Dask engine: an embedded LocalCluster with two worker processes equals the
 single-process run byte for byte; `dask scheduler` and `dask worker` processes on loopback, used through
 --scheduler, give the same results; a worker killed mid-task loses nothing; Ctrl-C keeps every finished fold;
-a task that raises is retried once and named. Plus the parts that need no engine: arms, seeds, keys, the
+a task that raises is retried once and named, by the one driver under Dask and under a bundle's process pool. Plus the parts that need no engine: arms, seeds, keys, the
 store, the cluster file and the batch script dask-jobqueue would submit."""
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_task_keys_cover_what_bytes_depend_on(tmp_path):
     loop = repo / "mfdan/train/loop.py"
     loop.write_text(loop.read_text() + "\n# one more line\n")
     assert keys() != base
-    assert "mfdan/train" in files and "pipeline/train.py" in files and "mfdan/sweep/tasks.py" in files
+    assert "mfdan/train/loop.py" in files and "pipeline/train.py" in files and "mfdan/sweep/tasks.py" in files
 
 
 def test_preprocessing_and_workspace_params(tmp_path):
@@ -403,10 +403,15 @@ def test_a_ledger_carries_every_fold_to_a_new_store_and_the_sweep_trains_none(ti
 
 @pytest.mark.slow
 def test_a_failing_task_is_retried_once_and_named(tiny):
+    """One driver (mfdan.sweep.driver.drive) under both executors: on Dask workers (engine.execute) and on a
+    bundle run's spawned processes, a task that raises is run once more, then failed under its task key, with
+    the same error; the good task is stored after one attempt; progress lines come while nothing finishes."""
     from dataclasses import replace
 
     from distributed import Client, LocalCluster
 
+    from mfdan.sweep.bundle import PoolExecutor, process_pool
+    from mfdan.sweep.driver import by_label, drive
     from mfdan.sweep.engine import Log, execute
     from mfdan.sweep.tasks import Task
 
@@ -421,23 +426,43 @@ def test_a_failing_task_is_retried_once_and_named(tiny):
     good = Task("base", 0, fold, values, str(ws / "data/cache.h5"), str(ws / "data/magnified.h5"), "a" * 64,
                 environment("auto", files), files=files)
     bad = replace(good, cache=str(tmp / "no-such-cache.h5"), key="b" * 64, arm="broken")
-    lines: list[str] = []
+    lines: dict[str, list[str]] = {"sweep": [], "bundle": []}
 
     class Lines(Log):
-        def __call__(self, line: str) -> None:
-            lines.append(line)
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
 
-    store = Store(tmp / "failing")
+        def __call__(self, line: str) -> None:
+            lines[self.name].append(line)
+
+    stores = {"sweep": Store(tmp / "failing"), "bundle": Store(tmp / "failing-bundle")}
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                       env={"PYTHONPATH": str(repo)}) as cl, Client(cl) as client:
         # polling every 0.2 s: the good task outlasts several polls that see nothing finish
-        failed = execute(client, [bad, good], store, Lines(), poll_s=0.2)
-    assert list(failed) == ["b" * 64] and "no-such-cache.h5" in failed["b" * 64]
-    assert store.get("a" * 64) is not None and store.get("b" * 64) is None
-    assert any("broken seed 0" in x and "submitting it once more" in x for x in lines)
-    assert any("broken seed 0" in x and "failed again" in x for x in lines)
-    # progress lines while nothing finished (the retry waits behind the good task on the one worker)
-    assert sum(x.startswith("sweep: 0/2 done, 1 running") for x in lines) >= 2, lines
+        failed = {"sweep": execute(client, [bad, good], stores["sweep"], Lines("sweep"), poll_s=0.2)}
+    with process_pool(1) as pool:  # one process: the retry runs before the good task, in a warm process
+        out = drive(PoolExecutor(pool, 1), [bad, good], stores["bundle"], Lines("bundle"), poll_s=0.2)
+    failed["bundle"] = out.failed
+    assert (out.stored, out.left) == (1, [])
+    for name in ("sweep", "bundle"):
+        got, store, said = failed[name], stores[name], lines[name]
+        assert list(got) == ["b" * 64] and "no-such-cache.h5" in got["b" * 64], name
+        assert store.get("a" * 64) is not None and store.get("b" * 64) is None, name
+        assert store.get("a" * 64)["attempts"] == 1, name
+        assert any("broken seed 0" in x and "submitting it once more" in x for x in said), (name, said)
+        assert any("broken seed 0" in x and "failed again" in x for x in said), (name, said)
+        # progress lines while nothing finished (on Dask the retry waits behind the good task on the one
+        # worker; in the pool the first attempt waits for its process to start)
+        assert sum(x.startswith(f"{name}: 0/2 done, 1 running") for x in said) >= 2, (name, said)
+    assert failed["sweep"] == failed["bundle"]  # one keying, one error text
+    assert by_label(failed["bundle"], [bad, good]) == {f"broken seed 0 {fold}": failed["bundle"]["b" * 64]}
+    # the budget: a task not started after it is left, nothing stored
+    with process_pool(1) as pool:
+        spent = drive(PoolExecutor(pool, 1), [replace(good, key="c" * 64)], stores["bundle"], Lines("bundle"),
+                      budget_s=0)
+    assert (spent.stored, spent.failed, [t.key for t in spent.left]) == (0, {}, ["c" * 64])
+    assert stores["bundle"].get("c" * 64) is None
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """The generator: deterministic bytes, faces dlib can find, subtle localized AU motion, atomic output."""
+import ast
 import hashlib
 import json
 import math
@@ -9,9 +10,14 @@ import numpy as np
 import pytest
 
 from mfdan.preprocess import landmarks as lm
-from mfdan.synth import exact
-from mfdan.synth import generator as synth
-from mfdan.synth.generator import SynthConfig, synthesize
+from mfdan.synth import exact, generator
+from mfdan.synth.action_units import AU_INTENSITY, AU_VARIANTS, EMOTION_AUS, motion_field, temporal_profile
+from mfdan.synth.config import SynthConfig
+from mfdan.synth.face import BACKGROUND_STEP, face_photo, make_identity
+from mfdan.synth.generator import synthesize
+from mfdan.synth.plan import ClipPlan, plan_layout
+from mfdan.synth.render import clip_nuisance, render_clip
+from mfdan.synth.writers import frame_relpath
 from tests.conftest import TINY
 
 
@@ -66,6 +72,23 @@ def test_sample_cubic_matches_per_pixel_reference(channels, border, reach):
     assert exact.sample_cubic(img, x[:0], y[:0], border).shape == (0, 6) + img.shape[2:]  # no points
 
 
+def private_imports(source: str) -> list[str]:
+    """``module.name`` for each leading-underscore name that ``source`` imports from an ``mfdan`` module."""
+    return [f"{node.module}.{a.name}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mfdan.")
+            for a in node.names if a.name.startswith("_")]
+
+
+def test_the_generators_use_each_other_through_public_names_only():
+    """The parts of mfdan/synth (the clip generator's steps and the long-video generator built on them) import
+    no private helper from one another (the long-video generator once imported ``_rng`` and ``_save_xlsx``)."""
+    assert private_imports("from mfdan.synth.generator import SynthConfig, _rng\n") == ["mfdan.synth.generator._rng"]
+    files = sorted((Path(__file__).resolve().parents[1] / "mfdan" / "synth").glob("*.py"))
+    assert len(files) > 5
+    found = {f.name: private_imports(f.read_text()) for f in files}
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
 def test_same_config_same_bytes(tmp_path):
     cfg = SynthConfig(seed=3, subjects=1, samples_per_subject=2, max_frames=4, geometry="compact", frame_size=160,
                       check_faces=False)
@@ -88,28 +111,28 @@ def test_every_written_frame_has_a_face(synth_root):
 def test_check_faces_runs_dlib_on_each_clips_onset_and_apex_and_names_the_failing_frame(tmp_path, monkeypatch):
     cfg = SynthConfig(seed=2, subjects=1, samples_per_subject=2, others_per_subject=0, max_frames=6,
                       geometry="compact", frame_size=160, workers=1)
-    plans = synth.plan_layout("casme2", cfg)
-    synth.face_photo("astronaut")  # measured once (cached) with the real detector
+    plans = plan_layout("casme2", cfg)
+    face_photo("astronaut")  # measured once (cached) with the real detector
     seen = []
 
     def detect(image):  # a face in every frame checked but the last one
         seen.append(image.shape)
         return None if len(seen) == 2 * len(plans) else ((0, 0, 1, 1), 1.0)
 
-    monkeypatch.setattr(synth.lm, "detect_face", detect)
+    monkeypatch.setattr(lm, "detect_face", detect)
     with pytest.raises(RuntimeError) as err:
         synthesize("casme2", tmp_path / "raw", cfg)
     assert all(p.onset < p.apex < p.offset for p in plans)  # each clip has frames that are not checked
     assert len(seen) == 2 * len(plans)  # two per clip: onset and apex
     named = str(err.value).removeprefix("synth: dlib finds no face in casme2/")
-    assert named in {str(synth.frame_relpath(p, n)) for p in plans for n in (p.onset, p.apex)}
+    assert named in {str(frame_relpath(p, n)) for p in plans for n in (p.onset, p.apex)}
     assert not (tmp_path / "raw").exists()
 
 
 def test_identities_differ_between_subjects():
     cfg = SynthConfig(seed=1)
-    a = synth.make_identity("casme2", "sub01", cfg)
-    b = synth.make_identity("casme2", "sub02", cfg)
+    a = make_identity("casme2", "sub01", cfg)
+    b = make_identity("casme2", "sub02", cfg)
     assert np.abs(a.image - b.image).mean() > 5
     assert np.abs(a.points - b.points).max() > 1
 
@@ -117,8 +140,8 @@ def test_identities_differ_between_subjects():
 @pytest.mark.parametrize("emotion,anchors", [("happiness", [48, 54]), ("surprise", [17, 18, 25, 26]),
                                              ("disgust", [21, 22, 51])])
 def test_motion_is_localized_on_the_au_landmarks(emotion, anchors):
-    ident = synth.make_identity("casme2", "sub01", SynthConfig())
-    field = synth.motion_field(ident.points, synth.EMOTION_AUS[emotion], 640, 480)
+    ident = make_identity("casme2", "sub01", SynthConfig())
+    field = motion_field(ident.points, EMOTION_AUS[emotion], 640, 480)
     mag = np.hypot(*field)
     assert mag.shape == (480, 640) and mag.max() == pytest.approx(1.0)
     near = max(mag[int(round(y)), int(round(x))] for x, y in ident.points[anchors])
@@ -129,11 +152,11 @@ def test_motion_is_localized_on_the_au_landmarks(emotion, anchors):
 
 def test_apex_amplitude_is_subtle():
     cfg = SynthConfig(noise=0.0, jitter=0.0, amplitude=(1.5, 1.5))
-    ident = synth.make_identity("samm", "006", cfg)
-    plan = synth.ClipPlan("samm", "006", "006_1_2", "anger", "4+7", onset=100, apex=104, offset=108,
-                          motion=synth.EMOTION_AUS["anger"], label3="negative")
-    frames = synth.render_clip(ident, plan, cfg)
-    w = synth.temporal_profile(9, 4)
+    ident = make_identity("samm", "006", cfg)
+    plan = ClipPlan("samm", "006", "006_1_2", "anger", "4+7", onset=100, apex=104, offset=108,
+                          motion=EMOTION_AUS["anger"], label3="negative")
+    frames = render_clip(ident, plan, cfg)
+    w = temporal_profile(9, 4)
     assert w[0] == 0 and w[4] == 1 and w[-1] == pytest.approx(0, abs=1e-12)
     onset, apex, offset = (f.astype(float) for f in (frames[0], frames[4], frames[8]))
     assert np.abs(offset - onset).max() <= 1  # back to neutral (rounding only)
@@ -162,7 +185,7 @@ def test_release_geometry(tmp_path, layout, shape, suffix):
     raw = cv2.imread(str(frames[0]), cv2.IMREAD_UNCHANGED)
     assert raw.shape == shape
     assert read_image(frames[0]).shape[:2] == shape[:2]
-    ident = synth.make_identity(layout, synth.plan_layout(layout, cfg)[0].subject, cfg)
+    ident = make_identity(layout, plan_layout(layout, cfg)[0].subject, cfg)
     if layout == "samm":
         h, w = shape
         inside = (np.abs(ident.points - [w / 2, h / 2]) < 210).all()
@@ -174,7 +197,7 @@ def test_release_geometry(tmp_path, layout, shape, suffix):
 
 def test_interrupted_synth_leaves_nothing(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = synth.write_image
+    real = generator.write_image
 
     def flaky(*a, **k):
         calls["n"] += 1
@@ -182,7 +205,7 @@ def test_interrupted_synth_leaves_nothing(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         real(*a, **k)
 
-    monkeypatch.setattr(synth, "write_image", flaky)
+    monkeypatch.setattr(generator, "write_image", flaky)
     with pytest.raises(KeyboardInterrupt):
         synthesize("smic", tmp_path / "out", SynthConfig(subjects=1, samples_per_subject=2, max_frames=4,
                                                           check_faces=False))
@@ -199,7 +222,8 @@ SYNTH_TREE_HASH = """
 import hashlib, sys
 from pathlib import Path
 from dataclasses import replace
-from mfdan.synth.generator import SynthConfig, synthesize
+from mfdan.synth.config import SynthConfig
+from mfdan.synth.generator import synthesize
 from tests.conftest import TINY
 out = Path(sys.argv[1])
 synthesize("all", out / "compact", replace(TINY, faces=("astronaut", "grace_hopper")))
@@ -256,9 +280,9 @@ def test_workers_do_not_change_the_bytes(tmp_path):
 
 def test_background_outside_the_face_window_is_coarse_and_the_window_is_not():
     """Outside the face window the identity frame is constant on BACKGROUND_STEP cells; inside it is not."""
-    ident = synth.make_identity("casme2", "sub01", SynthConfig(noise=0.0))
+    ident = make_identity("casme2", "sub01", SynthConfig(noise=0.0))
     x0, y0, x1, y1 = ident.geometry.window()
-    st = synth.BACKGROUND_STEP
+    st = BACKGROUND_STEP
     corner = ident.image[:y0 - y0 % st, :x0 - x0 % st]  # whole cells left of and above the window
     assert corner.size and np.array_equal(corner, np.repeat(np.repeat(corner[::st, ::st], st, 0), st, 1))
     face = ident.image[y0:y1, x0:x1]
@@ -281,19 +305,19 @@ QUIET = dict(noise=0.0, jitter=0.0, amplitude=(1e-6, 1e-6))  # no expression, no
 def hard_clip(**kw):
     """A SAMM-geometry clip (grey, 400 px face) with only the confounders in ``kw``, its frames and draws."""
     cfg = SynthConfig(**QUIET, **kw)
-    ident = synth.make_identity("samm", "006", cfg)
-    plan = synth.ClipPlan("samm", "006", "006_1_2", "anger", "4+7", onset=100, apex=104, offset=108,
-                          motion=synth.EMOTION_AUS["anger"], label3="negative")
-    frames = synth.render_clip(ident, plan, cfg)
-    return ident, frames, synth.clip_nuisance(plan, cfg, len(frames), ident.geometry.face)
+    ident = make_identity("samm", "006", cfg)
+    plan = ClipPlan("samm", "006", "006_1_2", "anger", "4+7", onset=100, apex=104, offset=108,
+                          motion=EMOTION_AUS["anger"], label3="negative")
+    frames = render_clip(ident, plan, cfg)
+    return ident, frames, clip_nuisance(plan, cfg, len(frames), ident.geometry.face)
 
 
 def test_confounders_are_off_by_default():
     """The demo draws none of them: no nuisance, every clip moves as its emotion's AUs at full weight."""
     cfg = SynthConfig()
-    plan = synth.plan_layout("casme2", cfg)[0]
-    assert synth.clip_nuisance(plan, cfg, 9, 310.0) is None
-    assert all(p.weights == () and p.motion in synth.EMOTION_AUS.values() for p in synth.plan_layout("samm", cfg))
+    plan = plan_layout("casme2", cfg)[0]
+    assert clip_nuisance(plan, cfg, 9, 310.0) is None
+    assert all(p.weights == () and p.motion in EMOTION_AUS.values() for p in plan_layout("samm", cfg))
 
 
 def head_motion(ident, frames):
@@ -339,22 +363,22 @@ def test_a_blink_moves_the_lids_and_not_the_mouth():
 
 def test_au_variants_draw_several_combinations_per_class_at_their_own_intensities():
     cfg = SynthConfig(au_variants=True)
-    plans = [p for lay in ("casme2", "samm", "smic") for p in synth.plan_layout(lay, cfg) if p.label3]
+    plans = [p for lay in ("casme2", "samm", "smic") for p in plan_layout(lay, cfg) if p.label3]
     by_class = {}
     for p in plans:
-        assert p.motion in synth.AU_VARIANTS[p.label3]
-        assert len(p.weights) == len(p.motion) and all(synth.AU_INTENSITY[0] <= w <= synth.AU_INTENSITY[1]
+        assert p.motion in AU_VARIANTS[p.label3]
+        assert len(p.weights) == len(p.motion) and all(AU_INTENSITY[0] <= w <= AU_INTENSITY[1]
                                                        for w in p.weights)
         by_class.setdefault(p.label3, set()).add(p.motion)
     assert set(by_class) == {"negative", "positive", "surprise"} and all(len(v) >= 2 for v in by_class.values())
-    ident = synth.make_identity("casme2", "sub01", SynthConfig())
+    ident = make_identity("casme2", "sub01", SynthConfig())
     aus = ("AU6", "AU12")
-    assert np.array_equal(synth.motion_field(ident.points, aus, 320, 240, (1.0, 1.0)),
-                          synth.motion_field(ident.points, aus, 320, 240))
-    mouth_only = synth.motion_field(ident.points, aus, 640, 480, (1e-9, 1.0))
-    assert np.allclose(mouth_only, synth.motion_field(ident.points, ("AU12",), 640, 480), atol=1e-6)
+    assert np.array_equal(motion_field(ident.points, aus, 320, 240, (1.0, 1.0)),
+                          motion_field(ident.points, aus, 320, 240))
+    mouth_only = motion_field(ident.points, aus, 640, 480, (1e-9, 1.0))
+    assert np.allclose(mouth_only, motion_field(ident.points, ("AU12",), 640, 480), atol=1e-6)
     with pytest.raises(ValueError, match="2 weights for 1 AUs"):
-        synth.motion_field(ident.points, ("AU12",), 64, 64, (1.0, 1.0))
+        motion_field(ident.points, ("AU12",), 64, 64, (1.0, 1.0))
 
 
 def test_the_hard_set_is_valid_params_and_writes_the_same_bytes_twice(tmp_path):

@@ -1,27 +1,25 @@
-"""The methods MFDAN is compared with (MFDAN Table IV and HTNet), one module each, named for it and citing its
-paper: ``model.arch: <name>`` trains one through the same fold recipe (mfdan.model.registry lists them).
+"""The methods MFDAN is compared with (MFDAN Table IV, HTNet and Bi-WOOF), one module each, named for it and
+citing its paper; each registers its network where it defines it (:func:`mfdan.core.architectures.register`),
+so ``model.arch: <name>`` trains it through the same fold recipe. Importing this package imports every module
+in it: a new baseline is one new file (and its recipe, ``profiles/baseline-<name>.yaml``).
 
-:class:`BaselinesConfig` mirrors params.yaml's ``baselines`` section: one nested mapping per architecture
-(``baselines.ststnet.input_size``), each default its paper's."""
+:class:`BaselinesConfig` mirrors params.yaml's ``baselines`` section: one nested mapping per registered
+baseline (``baselines.ststnet.input_size``), each default its paper's."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 
-from mfdan.baselines.bi_woof import BiWOOFConfig
-from mfdan.baselines.dual_inception import DualInceptionConfig
-from mfdan.baselines.htnet import HTNetConfig
-from mfdan.baselines.off_apexnet import OffApexNetConfig
-from mfdan.baselines.sssnet import SSSNetConfig
-from mfdan.baselines.ststnet import STSTNetConfig
+from mfdan.core.architectures import REGISTERED, import_submodules
 
+import_submodules(__name__)  # every baseline module: each registers its architecture
 
-@dataclass(frozen=True)
-class BaselinesConfig:
-    """Mirrors ``baselines``: each architecture's own settings (used when ``model.arch`` names it)."""
+#: the registered baselines' names, in name order
+NAMES: tuple[str, ...] = tuple(sorted(a.name for a in REGISTERED.values() if a.module.startswith(__name__ + ".")))
 
-    off_apexnet: OffApexNetConfig = field(default_factory=OffApexNetConfig)
-    ststnet: STSTNetConfig = field(default_factory=STSTNetConfig)
-    dual_inception: DualInceptionConfig = field(default_factory=DualInceptionConfig)
-    sssnet: SSSNetConfig = field(default_factory=SSSNetConfig)
-    htnet: HTNetConfig = field(default_factory=HTNetConfig)
-    bi_woof: BiWOOFConfig = field(default_factory=BiWOOFConfig)
+BaselinesConfig = dataclasses.make_dataclass(
+    "BaselinesConfig",
+    [(name, REGISTERED[name].config, dataclasses.field(default_factory=REGISTERED[name].config))
+     for name in NAMES],
+    frozen=True, namespace={"__module__": __name__,
+                            "__doc__": "Mirrors ``baselines``: each architecture's own settings (used when "
+                                       "``model.arch`` names it)."})

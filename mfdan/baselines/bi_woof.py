@@ -26,9 +26,9 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 
+from mfdan.core.architectures import register
 from mfdan.core.errors import DatasetError
 from mfdan.core.params import POSITIVE, AtLeast
-from mfdan.train.fold_data import FoldData
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,14 @@ def descriptors(flow: np.ndarray, cfg: BiWOOFConfig) -> np.ndarray:
         np.zeros((0, cfg.grid * cfg.grid * cfg.bins))
 
 
+@register("bi_woof", title="Bi-WOOF", kind="handcrafted",
+          citation="Liong, See, Wong, Phan, Less is more: Micro-expression recognition from video using apex "
+                   "frame, Signal Processing: Image Communication 2018",
+          config=BiWOOFConfig,
+          reads="(u, v, strain) of onset → apex: orientation histograms per block, weighted by magnitude "
+                "and strain",
+          deviations="linear SVM (scikit-learn LinearSVC, C 1: the paper's C is not known to us); the fold files' "
+                     "probabilities are a softmax of its decision values, not calibrated")
 class BiWOOF:
     """The fitted linear SVM on Bi-WOOF descriptors; called like a network on a flow batch (decision values)."""
 
@@ -129,11 +137,12 @@ class BiWOOF:
         return self
 
 
-def fit_fold(fold: str, data: FoldData, model_cfg: BiWOOFConfig, cfg: Any, *, split: Any, result_type: Any) -> Any:
-    """The fold recipe for Bi-WOOF: the same split as the networks' (:func:`mfdan.train.loop.split_fold`; no
+def fit_fold(fold: str, data: Any, model_cfg: BiWOOFConfig, cfg: Any, *, split: Any, result_type: Any) -> Any:
+    """The fold recipe for Bi-WOOF on ``data`` (a :class:`mfdan.train.fold_data.FoldData`; the training loop
+    passes its ``split`` and ``result_type``, so that no baseline imports the training phase): the same split as the networks' (:func:`mfdan.train.loop.split_fold`; no
     validation subjects: nothing to select), the SVM fitted on the training samples' descriptors, the held-out
     samples described and scored once."""
-    from mfdan.train.loop import fold_seed
+    from mfdan.data.folds import fold_seed
 
     seed = fold_seed(fold, cfg.seed)
     t0 = time.perf_counter()

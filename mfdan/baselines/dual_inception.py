@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from mfdan.baselines.common import resize
+from mfdan.core.architectures import register
 from mfdan.core.params import RATE, AtLeast
 
 
@@ -56,6 +57,11 @@ def _stream(widths: tuple[int, int]) -> nn.Sequential:
     return nn.Sequential(InceptionBlock(1, widths[0]), InceptionBlock(4 * widths[0], widths[1]))
 
 
+@register("dual_inception", title="Dual-Inception",
+          citation="Zhou, Mao, Xue, Dual-Inception Network for Cross-Database Micro-Expression Recognition, FG 2019",
+          config=DualInceptionConfig, reads="u and v, each resized to 28×28, one Inception stream each",
+          deviations="no public code: widths as the Off-TANet port, ReLU on every path; recipe Off-TANet's "
+                     "(the paper's is not published)")
 class DualInception(nn.Module):
     inputs = ("flow",)
 

@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from mfdan.baselines.common import resize
+from mfdan.core.architectures import register
 from mfdan.core.params import RATE, AtLeast
-from mfdan.preprocess.landmarks import LEFT_EYE, RIGHT_EYE
+from mfdan.core.face_points import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, RIGHT_EYE
 
-MOUTH_LEFT, MOUTH_RIGHT = 48, 54  # iBUG 300-W mouth corners (image left, image right)
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,12 @@ def regions_image(flow: torch.Tensor, centres: torch.Tensor, region: int) -> tor
     return torch.stack(rows)
 
 
+@register("htnet", title="HTNet",
+          citation="Wang, Zhang, Luo, Sankaranarayana, HTNet for micro-expression recognition, Neurocomputing 2024",
+          config=HTNetConfig,
+          reads="(u, v, strain) around four landmark regions (eyes and mouth corners) of the aligned onset",
+          deviations="regions around our dlib landmarks on the aligned onset (theirs: MTCNN on the 28-px apex); "
+                     "the last epoch (its code keeps each subject's best test epoch)")
 class HTNet(nn.Module):
     inputs = ("flow", "landmarks")
 

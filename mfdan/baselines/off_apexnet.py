@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mfdan.baselines.common import resize
+from mfdan.core.architectures import register
 from mfdan.core.params import RATE, AtLeast
 
 
@@ -35,6 +36,12 @@ def _stream(filters: tuple[int, int]) -> nn.Sequential:
                          nn.Conv2d(a, b, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2))
 
 
+@register("off_apexnet", title="OFF-ApexNet",
+          citation="Gan, Liong, Yau, Huang, Tan, OFF-ApexNet on micro-expression recognition system, "
+                   "Signal Processing: Image Communication 2019",
+          config=OffApexNetConfig, reads="(u, v) resized to 28×28, one stream each",
+          deviations="ReLU after each convolution (our reading; the Off-TANet port has none); batch 64 is "
+                     "Off-TANet's (the paper's batch size is not known to us)")
 class OffApexNet(nn.Module):
     inputs = ("flow",)
 

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from mfdan.baselines.common import resize
+from mfdan.core.architectures import register
+from mfdan.core.layers import LocalResponseNorm2d
 from mfdan.core.params import RATE, AtLeast
-from mfdan.model.flow_encoder import LocalResponseNorm2d
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ def final_side(size: int) -> int:
     return (((size - 11) // 4 + 1 - 3) // 2 + 1 - 3) // 2 + 1
 
 
+@register("sssnet", title="SSSNet",
+          citation="Khor, See, Liong, Phan, Lin, Dual-stream Shallow Networks for Facial Micro-expression "
+                   "Recognition, ICIP 2019 (its single-stream network, SSSN)",
+          config=SSSNetConfig, reads="(u, v, strain) stacked as three channels, resized to 224×224",
+          deviations="trained from scratch (the authors start from ImageNet AlexNet); 224 input, not 227; recipe "
+                     "meb's (SGD), the authors' is not public")
 class SSSNet(nn.Module):
     inputs = ("flow",)
 

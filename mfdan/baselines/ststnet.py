@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mfdan.baselines.common import resize
+from mfdan.core.architectures import register
 from mfdan.core.params import RATE, AtLeast
 
 
@@ -28,6 +29,11 @@ class STSTNetConfig:
     dropout: Annotated[float, RATE] = 0.5
 
 
+@register("ststnet", title="STSTNet",
+          citation="Liong, Gan, See, Khor, Huang, Shallow Triple Stream Three-dimensional CNN (STSTNet) for "
+                   "micro-expression recognition, FG 2019 (MEGC2019 baseline)",
+          config=STSTNetConfig, reads="(u, v, strain) resized to 28×28",
+          deviations="none in the network (the authors' PyTorch code, christy1206/STSTNet main.py)")
 class STSTNet(nn.Module):
     inputs = ("flow",)
 

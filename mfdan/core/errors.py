@@ -1,5 +1,5 @@
-"""The project's errors: bad input (:class:`DatasetError`) and numbers that went non-finite
-(:class:`NonFiniteError`).
+"""The project's errors: bad input (:class:`DatasetError`), numbers that went non-finite
+(:class:`NonFiniteError`) and long work stopped by Ctrl-C (:class:`Interrupted`).
 
 Each error names the file (and, for annotation sheets, the row) and says what is wrong,
 so a researcher pointing the pipeline at a licensed dataset copy can fix it in one go.
@@ -10,6 +10,10 @@ import math
 from pathlib import Path
 
 import numpy as np
+
+
+class Interrupted(Exception):
+    """Ctrl-C during long work that kept what it had finished (a sweep's stored folds): the message says what."""
 
 
 class DatasetError(ValueError):

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def sha256(path: str | Path) -> str:
@@ -64,3 +66,17 @@ def temporary_name(path: str | Path) -> Path:
     complete: a run killed half-way leaves nothing under the final name, and two runs never share a temp."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def read_json(path: str | Path, *, what: str, missing: str) -> Any:
+    """The JSON document in ``path``, or one :class:`DatasetError` naming the file: ``missing`` (what to do) when
+    it is absent, "``what`` is not valid JSON (...)" when it does not parse."""
+    from mfdan.core.errors import DatasetError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DatasetError(path, missing) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(path, f"{what} is not valid JSON ({exc})") from None

@@ -29,7 +29,7 @@ T = TypeVar("T")
 #: section -> "module:Class" of the dataclass mirroring it (resolved lazily; see the module docstring)
 SECTIONS: dict[str, str] = {
     "data": "mfdan.data.config:DataConfig",
-    "synth": "mfdan.synth.generator:SynthConfig",
+    "synth": "mfdan.synth.config:SynthConfig",
     "align": "mfdan.preprocess.alignment:AlignConfig",
     "flow": "mfdan.preprocess.optical_flow:FlowConfig",
     "magnet": "mfdan.magnify.magnet_training:MagnetConfig",
@@ -38,8 +38,8 @@ SECTIONS: dict[str, str] = {
     "train": "mfdan.train.loop:TrainConfig",
     "baselines": "mfdan.baselines:BaselinesConfig",
     # long recordings (long/params.yaml, long/dvc.yaml)
-    "long_synth": "mfdan.spotting.synth:LongSynthConfig",
-    "long_data": "mfdan.data.long_records:LongDataConfig",
+    "long_synth": "mfdan.synth.long_plan:LongSynthConfig",
+    "long_data": "mfdan.data.long_config:LongDataConfig",
     "spot": "mfdan.spotting.config:SpotConfig",
     "softnet": "mfdan.spotting.config:SoftNetConfig",
 }
@@ -207,6 +207,11 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, *, where: str) -> T:
     values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
+    renamed = getattr(cls, "RENAMED", {})  #: a ClassVar {old key: new key}
+    for old in unknown:
+        if old in renamed:
+            raise ValueError(f"{where}.{old} was renamed {renamed[old]}: write `{renamed[old]}: "
+                             f"{values[old]}` in its place")
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
     hints = typing.get_type_hints(cls, include_extras=True)
@@ -299,9 +304,38 @@ class Params:
         return out
 
 
-# --- recipes: dotted overrides of a params file (profiles/baseline-<arch>.yaml) ----------------------------
+# --- variants: dotted overrides of params.yaml, the one format of profiles/ --------------------------------
+#: every variant of the settings, as dotted overrides of params.yaml: paper profiles (``paper-<set>``), baseline
+#: recipes (``baseline-<arch>``), sweep sets (``set-<name>``) and named sweep arms (``arm-<name>``)
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
+
+
+def named_profiles(kind: str, folder: Path = PROFILES) -> dict[str, Path]:
+    """``{name: path}`` of ``folder/<kind>-<name>.yaml`` (``named_profiles("arm")``)."""
+    return {p.stem.removeprefix(f"{kind}-"): p for p in sorted(folder.glob(f"{kind}-*.yaml"))}
+
+
+def is_whole(values: dict[str, Any]) -> bool:
+    """Whether a file's values are a whole params file (a section written as a mapping) rather than dotted
+    overrides."""
+    return any(k in SECTIONS and isinstance(v, dict) for k, v in values.items())
+
+
+def load_variant(path: str | Path, base: str | Path = "params.yaml") -> Params:
+    """A profile, recipe or set file, read and checked (every section against its dataclass, by
+    :meth:`Params.resolved`): ``base`` with its dotted overrides set. A whole params file (:func:`is_whole`:
+    ``params.yaml``, ``long/params.yaml``) is read as it is."""
+    values = load_yaml(path)
+    if is_whole(values):
+        params = Params(values, source=str(path))
+    else:
+        params = Params(apply_overrides(load_yaml(base), load_overrides(path)), source=f"{base} + {path}")
+    params.resolved()
+    return params
+
+
 def load_overrides(path: str | Path) -> dict[str, Any]:
-    """A recipe file: a mapping of dotted keys (``train.lr``) to values, as ``dvc exp run -S`` takes them."""
+    """A variant file: a mapping of dotted keys (``train.lr``) to values, as ``dvc exp run -S`` takes them."""
     data = load_yaml(path)
     bad = [k for k in data if not isinstance(k, str) or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", k)]
     if bad:
@@ -326,7 +360,7 @@ def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[s
 
 
 def dvc_set_args(overrides: dict[str, Any]) -> list[str]:
-    """``-S key=value`` arguments for ``dvc exp run``, values in YAML flow style without spaces (lists as
+    """``-S ++key=value`` arguments for ``dvc exp run``, values in YAML flow style without spaces (lists as
     ``[2,2,10]``), so that ``dvc exp run $(mfdan recipe FILE)`` splits them right; a text value with a space
     cannot be passed that way and is an error."""
     out = []
@@ -335,5 +369,5 @@ def dvc_set_args(overrides: dict[str, Any]) -> list[str]:
         text = text.removesuffix("\n...").removesuffix("...").strip().replace(", ", ",")
         if any(c.isspace() for c in text):
             raise ValueError(f"override {key}: {v!r} holds a space; `dvc exp run $(...)` would split it")
-        out += ["-S", f"{key}={text}"]
+        out += ["-S", f"++{key}={text}"]  # ++: set the key whether or not params.yaml has it (Hydra's syntax)
     return out

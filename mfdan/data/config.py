@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from mfdan.data.protocols import DATASETS, PROTOCOLS
 from mfdan.data.records import APEX_FALLBACKS, APEX_POLICIES
 
 #: flows that ``flow_peak`` apex spotting can use (mfdan.preprocess.apex_spotting)
-SPOTTING_FLOWS = ("farneback", "tvl1")
+APEX_FLOWS = ("farneback", "tvl1")
+#: the keys of ``data`` that decide a clip's apex: what a model card keeps for ``mfdan predict``
+APEX_KEYS = ("apex", "apex_fallback", "apex_flow")
+#: keys of ``data`` that were renamed: the old name is an error naming the new one (a model card's is read so)
+RENAMED_DATA_KEYS = {"spotting_flow": "apex_flow"}
 #: what a fold holds out (mfdan.data.folds): one subject (LOSO) or one dataset (HDE)
 EVALUATIONS = ("loso", "hde")
 
@@ -28,8 +33,10 @@ class DataConfig:
     apex: str = "annotated"
     #: for ``annotated`` clips that have no apex label (SMIC-HS): ``middle`` or ``flow_peak``
     apex_fallback: str = "middle"
-    #: flow used to spot the peak: ``farneback`` (fast) or ``tvl1`` (the ``flow`` section's solver)
-    spotting_flow: str = "farneback"
+    #: flow in which ``flow_peak`` finds the apex: ``farneback`` (fast) or ``tvl1`` (the ``flow`` section's solver)
+    apex_flow: str = "farneback"
+
+    RENAMED: ClassVar[dict[str, str]] = RENAMED_DATA_KEYS
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -43,5 +50,5 @@ class DataConfig:
             raise ValueError(f"data.apex must be one of {APEX_POLICIES}, not {self.apex!r}")
         if self.apex_fallback not in APEX_FALLBACKS:
             raise ValueError(f"data.apex_fallback must be one of {APEX_FALLBACKS}, not {self.apex_fallback!r}")
-        if self.spotting_flow not in SPOTTING_FLOWS:
-            raise ValueError(f"data.spotting_flow must be one of {SPOTTING_FLOWS}, not {self.spotting_flow!r}")
+        if self.apex_flow not in APEX_FLOWS:
+            raise ValueError(f"data.apex_flow must be one of {APEX_FLOWS}, not {self.apex_flow!r}")

@@ -9,6 +9,7 @@ setting; ``evaluate`` checks that the fold list matches ``data.evaluation``.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,3 +49,8 @@ def cache_folds(cache: Path, evaluation: str = "loso") -> list[str]:
 def folds_fix(have: list[str]) -> str:
     """The ``folds:`` block to paste into params.yaml."""
     return "folds:\n" + "".join(f"  - {f}\n" for f in have)
+
+
+def fold_seed(fold: str, seed: int) -> int:
+    """The random seed of one fold's training: ``train.seed`` and the fold's name (every fold, its own stream)."""
+    return seed * 1_000_003 + zlib.crc32(fold.encode())

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.core.files import sha256
+from mfdan.core.files import read_json, sha256
 from mfdan.data.records import Sample
 
 
@@ -28,12 +28,7 @@ def write_index(path: Path, protocol: str, classes: list[str], labelled: list[tu
 def load_index(path: str | Path) -> dict:
     """The index as written by :func:`write_index`."""
     path = Path(path)
-    try:
-        index = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DatasetError(path, "sample index not found; run `dvc repro index`") from None
-    except json.JSONDecodeError as exc:
-        raise DatasetError(path, f"not a sample index (invalid JSON: {exc})") from None
+    index = read_json(path, what="the sample index", missing="sample index not found; run `dvc repro index`")
     if not isinstance(index, dict) or not {"protocol", "classes", "samples"} <= set(index):
         raise DatasetError(path, "not a sample index (needs protocol, classes and samples)")
     return index

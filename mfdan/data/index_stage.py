@@ -12,7 +12,7 @@ from mfdan.core.params import Params
 from mfdan.data.config import DataConfig
 from mfdan.data.index_file import write_index
 from mfdan.data.protocols import get_protocol
-from mfdan.data.read_stage import load_read
+from mfdan.data.read_file import load_read
 from mfdan.data.validate import protocol_datasets, report
 
 

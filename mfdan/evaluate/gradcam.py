@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mfdan.core.pictures import CAPTION, put_text, write_png  # noqa: F401  (write_png: used by callers)
+from mfdan.core.pictures import CAPTION, put_text
 from mfdan.model.network import MFDAN
 
 

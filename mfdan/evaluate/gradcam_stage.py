@@ -20,10 +20,11 @@ from mfdan.core.errors import DatasetError
 from mfdan.core.files import written_folder
 from mfdan.core.frames import to_unit
 from mfdan.core.params import Params
+from mfdan.core.pictures import write_png
 from mfdan.core.progress import progress
 from mfdan.core.rows import open_rows, read_strings
 from mfdan.data.folds import held_out
-from mfdan.evaluate.gradcam import figure, grad_cam, overlay, sample_panel, supports_cam, write_png
+from mfdan.evaluate.gradcam import figure, grad_cam, overlay, sample_panel, supports_cam
 from mfdan.model.registry import build, config_from_dict
 from mfdan.model.registry import forward as model_forward
 

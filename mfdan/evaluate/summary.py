@@ -5,10 +5,10 @@ run next, and whether the magnified frames passed their bar. It only reads what 
 metrics show`` stays the full table."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
+from mfdan.core.files import read_json
 
 DATASET_NAMES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC-HS"}
 NEXT = (
@@ -22,12 +22,7 @@ WIDTH = 100
 
 
 def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DatasetError(path, "missing; run `dvc repro` first") from None
-    except json.JSONDecodeError as exc:
-        raise DatasetError(path, f"not valid JSON ({exc.msg}, line {exc.lineno}); rerun `dvc repro evaluate`") from None
+    return read_json(path, what="this metrics file", missing="missing; run `dvc repro` first")
 
 
 def magnification_lines(magnet: Path, magnify: Path) -> list[str]:

@@ -4,9 +4,8 @@ filters 5×5, each followed by ReLU, max-pooling and local response normalisatio
 layer. It reads the (u, v, strain) map at full size by default; ``input_size`` below the image size average-
 pools it first, and every width, kernel, stride and pooling is a config field (the CPU demo uses a narrow one).
 
-Local response normalisation is written out (:class:`LocalResponseNorm2d`) rather than taken from
-``torch.nn.LocalResponseNorm``, whose ``avg_pool3d`` backward has no deterministic CUDA kernel; the tests
-check both agree.
+Local response normalisation is :class:`mfdan.core.layers.LocalResponseNorm2d` (written out: see there), shared
+with the SSSNet baseline.
 """
 from __future__ import annotations
 
@@ -14,20 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class LocalResponseNorm2d(nn.Module):
-    """b_c = a_c / (k + α/n · Σ_{c' ∈ window(c)} a_{c'}²)^β over ``size`` neighbouring channels (same
-    definition and defaults as ``torch.nn.LocalResponseNorm``)."""
-
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x.shape[1]
-        sq = F.pad(x * x, (0, 0, 0, 0, self.size // 2, (self.size - 1) // 2))  # (B, C+size-1, H, W)
-        total = sum(sq[:, i:i + c] for i in range(self.size))
-        return x / (self.k + self.alpha / self.size * total) ** self.beta
+from mfdan.core.layers import LocalResponseNorm2d
 
 
 def _conv_out(n: int, kernel: int, stride: int, padding: int = 0) -> int:

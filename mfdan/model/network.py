@@ -18,6 +18,7 @@ from typing import Annotated
 import torch
 from torch import nn
 
+from mfdan.core.architectures import register
 from mfdan.core.params import NON_NEGATIVE, POSITIVE, RATE, AtLeast
 from mfdan.model.flow_driven_block import FlowDrivenBlock
 from mfdan.model.flow_encoder import OpticalFlowEncoder
@@ -94,6 +95,10 @@ class MFDANConfig:
         return self.img_size // self.patch_size
 
 
+@register("mfdan", title="MFDAN",
+          citation="Cai et al., Multi-level Flow-Driven Attention Network, IEEE TCSVT 2024",
+          config=MFDANConfig, reads="magnified apex + (u, v, strain) at model.img_size",
+          deviations="choices the paper leaves open: docs/equations.md")
 class MFDAN(nn.Module):
     inputs = ("image", "flow")  #: what forward reads (mfdan.model.registry.forward)
 

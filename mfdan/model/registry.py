@@ -1,7 +1,7 @@
 """The architectures ``model.arch`` can name: MFDAN (the default) and the methods it is compared with.
 
-Every entry names its module, config dataclass and network as text, imported on first use (so the registry
-imports no network), cites its paper and says what it reads. All networks take the same
+Each entry is registered where its network is defined (:func:`mfdan.core.architectures.register`); importing
+this module imports MFDAN and every baseline, which fills the table. All networks take the same
 batch, by name: ``image`` (the magnified apex, B×3×S×S in [−1, 1]), ``flow`` ((u, v, strain), B×3×S×S) and
 ``landmarks`` (68 dlib points on the aligned onset, B×68×2, in pixels of the aligned frame; an architecture
 that reads them needs the frame and the flow map at one size, S); a network lists the
@@ -15,78 +15,18 @@ A baseline's settings are its own dataclass nested in the ``baselines`` section 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from dataclasses import dataclass
 from typing import Any
 
+import mfdan.baselines  # noqa: F401 - registers every baseline
+from mfdan.core.architectures import KINDS, REGISTERED, Architecture
 from mfdan.core.errors import DatasetError
+from mfdan.model.network import MFDAN  # noqa: F401 - registers MFDAN
 
-KINDS = ("network", "handcrafted")
+#: every architecture ``model.arch`` can name: MFDAN first, then the rest by name (``mfdan models``' order)
+ARCHITECTURES: dict[str, Architecture] = dict(sorted(REGISTERED.items(), key=lambda kv: (kv[0] != "mfdan", kv[0])))
 
-
-@dataclass(frozen=True)
-class Architecture:
-    name: str
-    title: str
-    citation: str
-    module: str        #: the module defining both (a name, so tests/dvc_deps.py counts it as the stages' code)
-    config: str        #: its config dataclass
-    network: str       #: its model (an nn.Module, or the hand-crafted model)
-    kind: str          #: network (trained by mfdan.train.loop) | handcrafted (its own fit)
-    reads: str         #: the inputs, in words
-    deviations: str    #: where ours differs from the paper, or what the paper leaves open
-
-
-ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
-    Architecture("mfdan", "MFDAN", "Cai et al., Multi-level Flow-Driven Attention Network, IEEE TCSVT 2024",
-                 "mfdan.model.network", "MFDANConfig", "MFDAN", "network",
-                 "magnified apex + (u, v, strain) at model.img_size",
-                 "choices the paper leaves open: docs/equations.md"),
-    Architecture("off_apexnet", "OFF-ApexNet",
-                 "Gan, Liong, Yau, Huang, Tan, OFF-ApexNet on micro-expression recognition system, "
-                 "Signal Processing: Image Communication 2019",
-                 "mfdan.baselines.off_apexnet", "OffApexNetConfig", "OffApexNet", "network",
-                 "(u, v) resized to 28×28, one stream each",
-                 "ReLU after each convolution (our reading; the Off-TANet port has none); batch 64 is "
-                 "Off-TANet's (the paper's batch size is not known to us)"),
-    Architecture("ststnet", "STSTNet",
-                 "Liong, Gan, See, Khor, Huang, Shallow Triple Stream Three-dimensional CNN (STSTNet) for "
-                 "micro-expression recognition, FG 2019 (MEGC2019 baseline)",
-                 "mfdan.baselines.ststnet", "STSTNetConfig", "STSTNet", "network",
-                 "(u, v, strain) resized to 28×28",
-                 "none in the network (the authors' PyTorch code, christy1206/STSTNet main.py)"),
-    Architecture("dual_inception", "Dual-Inception",
-                 "Zhou, Mao, Xue, Dual-Inception Network for Cross-Database Micro-Expression Recognition, FG 2019",
-                 "mfdan.baselines.dual_inception", "DualInceptionConfig", "DualInception", "network",
-                 "u and v, each resized to 28×28, one Inception stream each",
-                 "no public code: widths as the Off-TANet port, ReLU on every path; recipe Off-TANet's "
-                 "(the paper's is not published)"),
-    Architecture("sssnet", "SSSNet",
-                 "Khor, See, Liong, Phan, Lin, Dual-stream Shallow Networks for Facial Micro-expression "
-                 "Recognition, ICIP 2019 (its single-stream network, SSSN)",
-                 "mfdan.baselines.sssnet", "SSSNetConfig", "SSSNet", "network",
-                 "(u, v, strain) stacked as three channels, resized to 224×224",
-                 "trained from scratch (the authors start from ImageNet AlexNet); 224 input, not 227; recipe "
-                 "meb's (SGD), the authors' is not public"),
-    Architecture("htnet", "HTNet",
-                 "Wang, Zhang, Luo, Sankaranarayana, HTNet for micro-expression recognition, Neurocomputing 2024",
-                 "mfdan.baselines.htnet", "HTNetConfig", "HTNet", "network",
-                 "(u, v, strain) around four landmark regions (eyes and mouth corners) of the aligned onset",
-                 "regions around our dlib landmarks on the aligned onset (theirs: MTCNN on the 28-px apex); "
-                 "the last epoch (its code keeps each subject's best test epoch)"),
-    Architecture("bi_woof", "Bi-WOOF",
-                 "Liong, See, Wong, Phan, Less is more: Micro-expression recognition from video using apex "
-                 "frame, Signal Processing: Image Communication 2018",
-                 "mfdan.baselines.bi_woof", "BiWOOFConfig", "BiWOOF", "handcrafted",
-                 "(u, v, strain) of onset → apex: orientation histograms per block, weighted by magnitude "
-                 "and strain",
-                 "linear SVM (scikit-learn LinearSVC, C 1: the paper's C is not known to us); the fold files' "
-                 "probabilities are a softmax of its decision values, not calibrated"),
-)}
-
-
-def _load(module: str, name: str) -> Any:
-    return getattr(importlib.import_module(module), name)
+__all__ = ["ARCHITECTURES", "KINDS", "Architecture", "architecture", "arch_of", "build", "check_sizes",
+           "config_class", "config_from_dict", "forward", "input_size", "model_config", "parameter_count"]
 
 
 def architecture(name: str) -> Architecture:
@@ -97,22 +37,20 @@ def architecture(name: str) -> Architecture:
 
 
 def config_class(name: str) -> type:
-    a = architecture(name)
-    return _load(a.module, a.config)
+    return architecture(name).config
 
 
 def arch_of(cfg: Any) -> Architecture:
     """The registry entry whose config class ``cfg`` is an instance of."""
     for a in ARCHITECTURES.values():
-        if (a.module, a.config) == (type(cfg).__module__, type(cfg).__qualname__):
+        if type(cfg) is a.config:
             return a
     raise TypeError(f"{type(cfg).__module__}.{type(cfg).__qualname__} is no registered architecture's config")
 
 
 def build(cfg: Any) -> Any:
     """The model of ``cfg``'s architecture (untrained)."""
-    a = arch_of(cfg)
-    return _load(a.module, a.network)(cfg)
+    return arch_of(cfg).network(cfg)
 
 
 def model_config(params: Any, num_classes: int) -> Any:
@@ -165,8 +103,7 @@ def check_sizes(cfg: Any, *, frames: int, flow: int, has_landmarks: bool, source
             raise DatasetError(source, f"{bad} are smaller than {name}'s input_size {size}; set "
                                        f"align.output_size and flow.output_size to at least {size} (or "
                                        f"baselines.{name}.input_size to at most {min(sizes.values())})")
-    a = arch_of(cfg)
-    if "landmarks" in getattr(_load(a.module, a.network), "inputs", ()):
+    if "landmarks" in getattr(arch_of(cfg).network, "inputs", ()):
         if not has_landmarks:
             raise DatasetError(source, f"{name} reads facial landmarks and this cache has none; rerun "
                                        "`dvc repro pack` (the align stage stores them)")

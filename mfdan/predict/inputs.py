@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from mfdan.core.errors import DatasetError
 from mfdan.data.images import read_image
+from mfdan.spotting.video_frames import decode
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
@@ -99,27 +99,7 @@ def video(path: str | Path, onset: int = 0, apex: int | None = None) -> Clip:
     a given apex nothing after the later of onset and apex is read."""
     path = Path(path)
     _check_order(path, onset, apex)
-    if not path.is_file():
-        raise DatasetError(path, "video file not found")
-    last = max(onset, apex) if apex is not None else None
-    cap = cv2.VideoCapture(str(path))
-    frames: dict[int, np.ndarray] = {}
-    n = 0  # frames seen
-    try:
-        if not cap.isOpened():
-            raise DatasetError(path, "OpenCV cannot open this video (unreadable, damaged or not a video)")
-        while last is None or n <= last:
-            if not _used(n, onset, apex):
-                if not cap.grab():
-                    break
-            else:
-                ok, bgr = cap.read()
-                if not ok:
-                    break
-                frames[n] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB if bgr.ndim == 3 else cv2.COLOR_GRAY2RGB)
-            n += 1
-    finally:
-        cap.release()
+    frames, n = decode(path, lambda i: _used(i, onset, apex), stop=None if apex is None else max(onset, apex) + 1)
     if n == 0:
         raise DatasetError(path, "OpenCV decodes no frame from this video (unreadable, damaged or not a video)")
     _check_range(path, n, onset, apex)

@@ -7,7 +7,6 @@ the same bytes (tests/test_predict.py).
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,6 @@ from mfdan.preprocess.optical_flow import FlowConfig, compute_flow, flow_input
 
 #: the architectures that read dlib's landmarks of the aligned onset (their ``inputs``; tests/test_predict.py)
 LANDMARK_ARCHS = ("htnet",)
-#: model_card's CARD and DATA_KEYS, which it cannot lend without importing PyTorch (tests/test_predict.py)
-CARD = "card.json"
-DATA_KEYS = ("apex", "apex_fallback", "spotting_flow")
 
 
 @dataclass
@@ -59,7 +55,7 @@ def prepare_clip(clip: Clip, *, align: AlignConfig, flow: FlowConfig, apex_polic
         frames = [al.apply(clip.frames[i], size) for i in numbers]
         seconds["align"] = time.perf_counter() - t
         t = time.perf_counter()
-        k = spot_apex(frames, method=apex_policy["spotting_flow"], flow_cfg=flow)  # position in `numbers`
+        k = spot_apex(frames, method=apex_policy["apex_flow"], flow_cfg=flow)  # position in `numbers`
         apex = numbers[k]
         onset_img, apex_img = frames[0], frames[k]
         seconds["spot"] = time.perf_counter() - t
@@ -101,13 +97,14 @@ def card_sections(model_dir: Path) -> Sections | None:
     """The card's preprocessing sections, or None when the card cannot be read so (the full load,
     :func:`mfdan.predict.model_card.load_final`, then names the problem)."""
     from mfdan.core.params import from_dict
+    from mfdan.predict.card_file import apex_policy, read_card
 
     try:
-        card = json.loads((Path(model_dir) / CARD).read_text())
+        _, card = read_card(model_dir)
         p = card["params"]
         return Sections(align=from_dict(AlignConfig, p["align"], where="card"),
                         flow=from_dict(FlowConfig, p["flow"], where="card"),
-                        apex_policy={k: p["data"][k] for k in DATA_KEYS},
+                        apex_policy=apex_policy(p["data"]),
                         landmarks=p.get("arch", "mfdan") in LANDMARK_ARCHS)
     except Exception:  # noqa: BLE001 - any problem is load_final's to report, with the file named
         return None

@@ -40,7 +40,7 @@ def align_one(job: tuple[dict, AlignConfig, DataConfig, FlowConfig]) -> dict:
     spotted = -1
     if source == "flow_peak":
         frames = [al.apply(read_image(p), cfg.output_size) for p in s.frames[s.onset:s.offset + 1]]
-        spotted = s.onset + spot_apex(frames, method=data.spotting_flow, flow_cfg=flow_cfg)
+        spotted = s.onset + spot_apex(frames, method=data.apex_flow, flow_cfg=flow_cfg)
         apex = spotted
         onset_img, apex_img = frames[0], frames[apex - s.onset]
     else:

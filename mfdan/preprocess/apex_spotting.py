@@ -6,7 +6,7 @@ score is the 99th percentile of the remaining flow magnitude. A micro-expression
 (brows, lip corners), so the mean magnitude over the whole face is dominated by head jitter and sensor noise;
 on generated clips the mean picked frames no closer than the middle frame, the percentile of the de-jittered
 flow did (tests/test_preprocess.py). Spotting uses Farnebäck flow by default (every frame of every clip:
-TV-L1 would cost ~1 s a frame); ``spotting_flow: tvl1`` uses the configured TV-L1 instead.
+TV-L1 would cost ~1 s a frame); ``apex_flow: tvl1`` uses the configured TV-L1 instead.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from mfdan.data.config import SPOTTING_FLOWS
+from mfdan.data.config import APEX_FLOWS
 from mfdan.preprocess.optical_flow import FlowConfig, compute_flow, to_grey
 
 
@@ -26,8 +26,8 @@ def flow_magnitudes(frames: Sequence[np.ndarray], *, method: str = "farneback",
                     flow_cfg: FlowConfig | None = None) -> np.ndarray:
     """Local motion score from ``frames[0]`` to each frame (the first is 0): the 99th percentile of the flow
     magnitude after subtracting the frame's median flow vector."""
-    if method not in SPOTTING_FLOWS:
-        raise ValueError(f"spotting flow must be one of {SPOTTING_FLOWS}, not {method!r}")
+    if method not in APEX_FLOWS:
+        raise ValueError(f"spotting flow must be one of {APEX_FLOWS}, not {method!r}")
     onset = to_grey(frames[0])
     mags = [0.0]
     for f in frames[1:]:

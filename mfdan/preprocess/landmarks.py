@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mfdan.core.face_points import LEFT_EYE, RIGHT_EYE
+
 #: what process pools preload so their workers start with both dlib models (mfdan/preprocess/dlib_models.py)
 PRELOAD = ("mfdan.preprocess.dlib_models",)
-LEFT_EYE = slice(36, 42)   # subject's right eye, image left
-RIGHT_EYE = slice(42, 48)
 
 
 def predictor_path() -> Path:

@@ -2,9 +2,8 @@
 
 The data flow, one module each:
 
-* :mod:`.synth` — generated long recordings in the CAS(ME)² and SAMM long-video layouts (the demo data);
 * :mod:`.video_frames` — a video file or a folder of frames as a stream of ``(index, RGB frame)``, never held
-  whole in memory;
+  whole in memory (also how ``mfdan predict`` decodes a video clip);
 * :mod:`.faces` — dlib over the whole stream: detection every ``detect_every`` frames with landmark tracking
   between, segments that end where the face is lost and start where it is found, one alignment per stretch of
   a segment, re-estimated where the head moves;
@@ -18,5 +17,6 @@ The data flow, one module each:
 * :mod:`.timeline` — a PNG of a video's score curve with the spotted and the true intervals.
 
 The word *spot* here always means finding intervals in a long video; the apex of a labelled clip is found by
-:mod:`mfdan.preprocess.apex_spotting` (``data.apex: flow_peak``).
+:mod:`mfdan.preprocess.apex_spotting` (``data.apex: flow_peak``, in the flow ``data.apex_flow`` names).
+The generated long recordings of the demo: :mod:`mfdan.synth.long_videos`.
 """

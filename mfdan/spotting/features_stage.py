@@ -1,8 +1,7 @@
 """DVC stage ``features@<dataset>`` (long/dvc.yaml): read a long-video dataset from its native folder, track the
 face through every recording and write the per-frame spotting features (:mod:`mfdan.spotting.features`) with
-the records to ``data/features/<dataset>.h5``: one group per recording (face, stretch, fd_micro/macro,
-head_micro/macro, flow_micro/macro, valid_micro/macro; attrs fps, k_micro, k_macro) and the records as JSON
-in the file's ``records`` attribute. One process per recording (``spot.workers``)."""
+the records to ``data/features/<dataset>.h5`` (the format: :mod:`mfdan.spotting.features_file`). One process per
+recording (``spot.workers``)."""
 from __future__ import annotations
 
 import json
@@ -15,11 +14,14 @@ import numpy as np
 from mfdan.core.files import temporary_name
 from mfdan.core.parallel import imap_ordered, worker_count
 from mfdan.core.params import Params
-from mfdan.data.long_records import LongDataConfig, LongVideo, read_long
+from mfdan.data.long_config import LongDataConfig
+from mfdan.data.long_readers import read_long
+from mfdan.data.long_records import LongVideo
 from mfdan.preprocess import landmarks as lm
-from mfdan.spotting.config import KINDS, SoftNetConfig, SpotConfig
+from mfdan.spotting.config import SoftNetConfig, SpotConfig
 from mfdan.spotting.faces import track
 from mfdan.spotting.features import VideoFeatures, compute_features
+from mfdan.spotting.features_file import write_features
 from mfdan.spotting.video_frames import files_stream
 
 
@@ -28,44 +30,6 @@ def _one(job: tuple[LongVideo, SpotConfig, SoftNetConfig]) -> tuple[VideoFeature
     t = time.perf_counter()
     feat = compute_features(track(files_stream(video.frames), cfg), len(video.frames), video.fps, cfg, net)
     return feat, time.perf_counter() - t
-
-
-def write_features(h5: h5py.File, name: str, f: VideoFeatures) -> None:
-    """One recording's group; no timestamps (``track_times=False``), so the same features give the same bytes."""
-    g = h5.create_group(name, track_order=False)
-
-    def put(key: str, data, **kw) -> None:
-        g.create_dataset(key, data=data, track_times=False, **kw)
-
-    g.attrs["fps"] = f.fps
-    for kind in KINDS:
-        g.attrs[f"k_{kind}"] = f.ks[kind]
-        put(f"fd_{kind}", f.fd[kind])
-        put(f"head_{kind}", f.head[kind])
-        if f.flow is not None:
-            put(f"flow_{kind}", f.flow[kind], compression="gzip", compression_opts=1)
-            put(f"valid_{kind}", f.valid[kind])
-    put("face", f.face)
-    put("stretch", f.stretch)
-
-
-def read_features(g: h5py.Group, *, flows: bool = True) -> VideoFeatures:
-    n = g["face"].shape[0]
-    f = VideoFeatures(n=n, fps=float(g.attrs["fps"]), ks={k: int(g.attrs[f"k_{k}"]) for k in KINDS})
-    f.face, f.stretch = g["face"][()], g["stretch"][()]
-    f.fd = {k: g[f"fd_{k}"][()] for k in KINDS}
-    f.head = {k: g[f"head_{k}"][()] for k in KINDS}
-    if flows and "flow_micro" in g:
-        f.flow = {k: g[f"flow_{k}"][()] for k in KINDS}
-        f.valid = {k: g[f"valid_{k}"][()] for k in KINDS}
-    return f
-
-
-def load(path: Path, *, flows: bool = True) -> list[tuple[LongVideo, VideoFeatures]]:
-    """The records and features of one ``features@`` output."""
-    with h5py.File(path, "r") as h5:
-        records = [LongVideo.from_json(d) for d in json.loads(h5.attrs["records"])]
-        return [(r, read_features(h5[r.video], flows=flows)) for r in records]
 
 
 def run(*, params: Params, dataset: str, out: Path) -> str:

@@ -18,7 +18,7 @@ from mfdan.core.params import Params
 from mfdan.core.progress import Progress
 from mfdan.spotting import feature_difference, softnet
 from mfdan.spotting.config import SoftNetConfig, SpotConfig
-from mfdan.spotting.features_stage import load
+from mfdan.spotting.features_file import load
 from mfdan.spotting.peaks import Interval
 
 SPOTTERS = ("feature_difference", "softnet", "whole_video")

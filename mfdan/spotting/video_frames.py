@@ -7,7 +7,7 @@ truncated and is an error naming the file, as is one OpenCV cannot open.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -88,24 +88,34 @@ def files_stream(files: Sequence[Path], *, stop: int | None = None) -> Iterator[
         yield i, img
 
 
+def decode(path: str | Path, wanted: Callable[[int], bool], *, stop: int | None = None
+           ) -> tuple[dict[int, np.ndarray], int]:
+    """The frames ``n`` (< ``stop``; to the end when None) of a video file for which ``wanted(n)``, decoded (RGB);
+    the others only grabbed. Returns them and how many frames were seen."""
+    out: dict[int, np.ndarray] = {}
+    cap = open_video(path)
+    n = 0
+    try:
+        while stop is None or n < stop:
+            if wanted(n):
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                out[n] = _rgb(bgr)
+            elif not cap.grab():
+                break
+            n += 1
+    finally:
+        cap.release()
+    return out, n
+
+
 def read_frames(source: str | Path | Sequence[Path], wanted: set[int]) -> dict[int, np.ndarray]:
     """Just the frames numbered in ``wanted`` (RGB), the others skipped without decoding where possible."""
-    out: dict[int, np.ndarray] = {}
     if not wanted:
-        return out
+        return {}
     if isinstance(source, (str, Path)):
-        cap = open_video(source)
-        try:
-            for n in range(max(wanted) + 1):
-                if n in wanted:
-                    ok, bgr = cap.read()
-                    if not ok:
-                        break
-                    out[n] = _rgb(bgr)
-                elif not cap.grab():
-                    break
-        finally:
-            cap.release()
+        out, _ = decode(source, wanted.__contains__, stop=max(wanted) + 1)
         missing = sorted(wanted - set(out))
         if missing:
             raise DatasetError(source, f"truncated: frame {missing[0]} is not in the video")

@@ -2,10 +2,10 @@
 
 An arm is a name and dotted overrides of the set's params file: ``NAME:key=value,key=value`` (values in YAML,
 ``model.flow_driven=false``), ``NAME:@profiles/baseline-ststnet.yaml`` (a recipe file, :func:`load_overrides`),
-or both (``NAME:@FILE,data.evaluation=hde``). ``NAME:`` alone is the params file itself. A few arms are named
-here (:data:`PRESETS`) and can be given by name only. An arm may change any section: training ones
-(``model``, ``model.arch``, ``baselines``, ``train``, ``dropkey``), the evaluation (``data.evaluation``: LOSO
-or HDE folds), or preprocessing (``flow``, ``magnify``, ``data.protocol`` ...), which gives the arm its own
+or both (``NAME:@FILE,data.evaluation=hde``). ``NAME:`` alone is the params file itself. A few arms are
+named in ``profiles/arm-<name>.yaml`` (:func:`presets`) and can be given by name only. An arm may change any
+section: training ones (``model``, ``model.arch``, ``baselines``, ``train``, ``dropkey``), the evaluation
+(``data.evaluation``: LOSO or HDE folds), or preprocessing (``flow``, ``magnify``, ``data.protocol`` ...), which gives the arm its own
 caches (:mod:`mfdan.sweep.sets`).
 """
 from __future__ import annotations
@@ -17,18 +17,14 @@ from typing import Any
 
 import yaml
 
-from mfdan.core.params import apply_overrides, load_overrides
+from mfdan.core.params import apply_overrides, load_overrides, named_profiles
 
-#: named arms: dotted overrides of the set's params file
-PRESETS: dict[str, dict[str, Any]] = {
-    "flow_driven": {},                                  # the params file: Eqs. 9-15 as the paper writes them
-    "self_only": {"model.flow_driven": False},          # Table V, M1
-    "dropkey_0": {"dropkey": 0.0},                      # Table VII's d = 0
-    "magnify_linear": {"magnify.method": "linear"},
-    "magnify_none": {"magnify.method": "none"},
-    "flow_p99": {"flow.normalise": "p99"},              # flow maps scaled by a robust per-sample percentile
-    "self_only_p99": {"model.flow_driven": False, "flow.normalise": "p99"},
-}
+
+
+def presets(project: Path) -> dict[str, Path]:
+    """The named arms: ``<project>/profiles/arm-<name>.yaml``, dotted overrides of the set's params file (each
+    file says what the arm is)."""
+    return named_profiles("arm", project / "profiles")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
@@ -54,10 +50,12 @@ def parse_arm(text: str, *, base_dir: Path = Path(".")) -> Arm:
         raise ValueError(f"arm {text!r}: the name must be letters, digits, '_', '.', '+' or '-' "
                          "(NAME:key=value,...)")
     if not colon:
-        if name not in PRESETS:
-            raise ValueError(f"arm {name!r}: not a named arm ({', '.join(PRESETS)}); give its overrides as "
+        named = presets(base_dir)
+        if name not in named:
+            there = ", ".join(named) or f"there is no {base_dir / 'profiles'}/arm-*.yaml"
+            raise ValueError(f"arm {name!r}: not a named arm ({there}); give its overrides as "
                              f"{name}:key=value,... or {name}:@recipe.yaml")
-        return Arm(name, dict(PRESETS[name]))
+        return Arm(name, load_overrides(named[name]))
     overrides: dict[str, Any] = {}
     # split at the commas that start a new key=value or @file, not at those inside a value ([16,16,16])
     for part in (p for p in re.split(r",(?=\s*(?:[A-Za-z_][\w.]*=|@))", body) if p):

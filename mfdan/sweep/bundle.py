@@ -9,8 +9,10 @@
    worker reports it (:func:`mfdan.sweep.tasks.environment`, the code digest included, which must be the
    exporter's), gives each task its key (:func:`mfdan.sweep.tasks.task_key`); the tasks not yet in ``S`` are
    trained by ``--workers`` spawned processes through :func:`mfdan.sweep.tasks.run_task`, exactly as on a Dask
-   worker, and stored as they finish. ``S/envs.json`` records the environment per device setting. After
-   ``--budget`` seconds no task is started; the same command resumes.
+   worker, by the loop a sweep runs on Dask (:func:`mfdan.sweep.driver.drive`, here through
+   :class:`PoolExecutor`): stored as they finish, a task that raises run once more, Ctrl-C keeping what is
+   stored. ``S/envs.json`` records the environment per device setting. After ``--budget`` seconds no task is
+   started; the same command resumes.
 3. **Back here**: ``python -m mfdan.sweep.bundle merge S --into sweeps`` copies the results into the sweep store,
    and ``mfdan sweep ... --env S/envs.json`` (or ``bench/compare.py ... --env``) makes the tables from them with
    the keys of that environment, training nothing (an error names what is missing).
@@ -31,11 +33,14 @@ import json
 import multiprocessing
 import shutil
 import sys
-import time
 import types
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from mfdan.sweep.driver import Log, Outcome, SweepInterrupted, by_label, drive
+from mfdan.sweep.store import INFO, Store
+from mfdan.sweep.tasks import Task, code_digest, environment, package_root, run_task, task_key
 
 FORMAT = 1
 BUNDLE = "bundle.json"
@@ -126,13 +131,10 @@ def without_dlib() -> None:
 
 
 def run(folder: Path, store_root: Path, *, workers: int = 1, budget_s: float | None = None,
-        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+        log: Log | None = None, poll_s: float = 30.0) -> dict[str, Any]:
     """Train the bundle's tasks that ``store_root`` lacks, on this machine (step 2 of the module docstring).
-    Returns ``{"tasks", "stored_before", "done", "failed": {label: error}, "left"}``."""
-    from mfdan.sweep.engine import Log
-    from mfdan.sweep.store import Store
-    from mfdan.sweep.tasks import Task, code_digest, environment, package_root, task_key
-
+    Returns ``{"tasks", "stored_before", "done", "failed": {label: error}, "left"}``; raises
+    :class:`~mfdan.sweep.driver.SweepInterrupted` on Ctrl-C while they train."""
     bundle = load(folder)  # checked before anything is written
     files = tuple(bundle["files"])
     without_dlib()
@@ -155,69 +157,62 @@ def run(folder: Path, store_root: Path, *, workers: int = 1, budget_s: float | N
         todo = [t for t in unique.values() if not store.has(t.key, weights=t.weights)]
         log(f"bundle: {len(unique)} task(s), {len(unique) - len(todo)} already in {store_root}, {len(todo)} to train "
             f"on {workers} process(es); environment: {json.dumps(envs, sort_keys=True)}")
-        done, failed, left = _train(todo, store, workers=workers, budget_s=budget_s, log=log) if todo else (0, {}, 0)
-        if left:
-            log(f"bundle: the budget ({budget_s:.0f} s) is spent: {left} task(s) left; the same command resumes")
-        return {"tasks": len(unique), "stored_before": len(unique) - len(todo), "done": done, "failed": failed,
-                "left": left}
+        out = Outcome()
+        if todo:
+            with process_pool(workers) as pool:
+                out = drive(PoolExecutor(pool, workers), todo, store, log, poll_s=poll_s, budget_s=budget_s)
+        if out.left:
+            log(f"bundle: the budget ({budget_s:.0f} s) is spent: {len(out.left)} task(s) left; the same command "
+                "resumes")
+        return {"tasks": len(unique), "stored_before": len(unique) - len(todo), "done": out.stored,
+                "failed": by_label(out.failed, todo), "left": len(out.left)}
     finally:
         if own_log:
             log.close()
 
 
-def _train(todo: list, store, *, workers: int, budget_s: float | None,
-           log: Callable[[str], None]) -> tuple[int, dict[str, str], int]:
-    """``todo`` in its order on ``workers`` spawned processes, each result stored as it arrives; a task that
-    raises is run once more. No task starts after ``budget_s``. Returns (done, failed label -> error, left)."""
-    from mfdan.sweep.engine import result_info
-    from mfdan.sweep.tasks import run_task
+class PoolExecutor:
+    """:func:`mfdan.sweep.driver.drive` on a process pool: ``workers`` tasks at a time (the next started as
+    one finishes, so none starts after the budget); a task's error, a :class:`~mfdan.sweep.tasks.ForeignWorker`
+    included (every process here is this machine), is a failure."""
 
-    pending = list(reversed(todo))  # popped from the end: the bundle's order (seed-major)
-    attempts: dict[str, int] = {}
-    running: dict[Future, Any] = {}
-    failed: dict[str, str] = {}
-    done, t0, last = 0, time.monotonic(), 0.0
-    ctx = multiprocessing.get_context("spawn")  # CUDA is initialised here already: no fork
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=without_dlib) as pool:
-        def start() -> None:
-            while pending and len(running) < workers and (budget_s is None or time.monotonic() - t0 < budget_s):
-                task = pending.pop()
-                attempts[task.key] = attempts.get(task.key, 0) + 1
-                running[pool.submit(run_task, task)] = task
+    name = "bundle"
+    retires_workers = False
 
-        try:
-            start()
-            while running:
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    task, exc = running.pop(fut), fut.exception()
-                    if exc is None:
-                        out = fut.result()
-                        store.put(result_info(task, out, attempts[task.key]), out["files"])
-                        done += 1
-                    elif attempts[task.key] < 2 and not isinstance(exc, KeyboardInterrupt):  # Ctrl-C: no rerun
-                        log(f"task {task.label} failed: {type(exc).__name__}: {exc}; once more")
-                        pending.append(task)
-                    else:
-                        log(f"task {task.label} failed again: {type(exc).__name__}: {exc}")
-                        failed[task.label] = f"{type(exc).__name__}: {exc}"
-                start()
-                now = time.monotonic()
-                if now - last > 10 or not running:
-                    last, el, rest = now, now - t0, len(pending) + len(running)
-                    log(f"bundle: {done}/{len(todo)} done, {len(failed)} failed, {el / 60:.1f} min"
-                        + (f", {el / done * rest / 60:.1f} min left" if done and rest else ""))
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return done, failed, len(pending)
+    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+        self.pool, self.capacity = pool, workers
+
+    def submit(self, task: Task) -> Future:
+        return self.pool.submit(run_task, task)
+
+    def wait(self, futures: list[Future], timeout: float) -> set[Future]:
+        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done
+
+    def outcome(self, future: Future) -> tuple[dict[str, Any] | None, BaseException | None]:
+        if future.cancelled():
+            return None, None
+        exc = future.exception()
+        return (future.result(), None) if exc is None else (None, exc)
+
+    def running(self, futures: list[Future]) -> int:
+        return len(futures)
+
+    def retire(self, address: str | None) -> None:  # never called: retires_workers is False
+        raise NotImplementedError
+
+    def cancel(self, futures: list[Future]) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes (CUDA is initialised here already: no fork), each :func:`without_dlib`."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=without_dlib)
 
 
 def merge(src: Path, dst: Path) -> tuple[int, int]:
     """Copy the finished tasks of store ``src`` into store ``dst`` (each written whole, as the client writes
     its own); tasks ``dst`` has are left as they are. Returns (copied, already there)."""
-    from mfdan.sweep.store import INFO, Store
-
     src_store, dst_store = Store(Path(src)), Store(Path(dst))
     copied = kept = 0
     for info_path in sorted(Path(src).glob(f"tasks/*/*/{INFO}")):
@@ -275,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SweepInterrupted as exc:  # while the tasks trained
+        print(exc, file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("interrupted: finished tasks are stored; the same command resumes", file=sys.stderr)
         return 130

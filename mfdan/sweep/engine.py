@@ -5,9 +5,10 @@ the rest run on Dask, then every complete (arm, seed) scored and tabled.
 2. Each distinct preprocessing gets its caches from the pipeline's DVC stages (:mod:`mfdan.sweep.sets`).
 3. The folds: every subject of the cache (LOSO) or every dataset (``data.evaluation: hde``), or ``--folds``.
 4. The workers report their environment; each task's key is computed for it (:mod:`mfdan.sweep.tasks`).
-5. Missing tasks are submitted, seed-major (at any moment the finished seeds are complete for every arm).
-   Dask reruns a task whose worker died on another worker; a task that raises is logged with its error and
-   submitted once more; after a second failure it is reported and the others go on.
+5. Missing tasks are submitted, seed-major (at any moment the finished seeds are complete for every arm), by
+   :func:`mfdan.sweep.driver.drive`, the loop a bundle run uses too, through :class:`DaskExecutor`. Dask reruns
+   a task whose worker died on another worker; a task that raises is logged with its error and submitted once
+   more; after a second failure it is reported (by task key) and the others go on.
 6. The client stores each result as it arrives (:mod:`mfdan.sweep.store`); Ctrl-C cancels what is left and
    keeps what is stored.
 7. ``runs/<name>/sweep.json`` and ``table.md``: mean ± sd over seeds, per seed, paired differences
@@ -22,18 +23,17 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from mfdan.sweep import bundle
 from mfdan.sweep.arms import Arm, parse_arms, parse_seeds
+from mfdan.sweep.driver import Log, SweepInterrupted, by_label, drive
 from mfdan.sweep.sets import Caches, SetSource, build_caches, digest, load_set, preprocessing
 from mfdan.sweep.store import Store
 from mfdan.sweep.table import markdown, read_predictions, score
-from mfdan.sweep.tasks import (ForeignWorker, Task, code_digest, code_files, environment, run_task, task_key,
-                               training_params)
+from mfdan.sweep.tasks import Task, code_digest, code_files, environment, run_task, task_key, training_params
 
 
 @dataclass
@@ -55,54 +55,6 @@ class SweepConfig:
     repo: Path = Path(".")
     export: Path | None = None            #: write the tasks to a bundle here instead of running them
     env: Path | None = None               #: a bundle run's envs.json: tables from its results, nothing trained
-
-
-class SweepInterrupted(Exception):
-    """Ctrl-C: the run stopped; ``stored`` results are kept."""
-
-
-class Log:
-    """Plain progress lines into ``runs/<name>/sweep.log`` and, when stderr is not a terminal, onto stderr;
-    in a terminal a tqdm bar instead."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.fh = None if path is None else path.open("a")
-        self.bar = None
-
-    def attach(self, path: Path) -> None:
-        self.fh = path.open("a")
-
-    def __call__(self, line: str) -> None:
-        stamped = f"{time.strftime('%H:%M:%S')} {line}"
-        if self.fh is not None:
-            self.fh.write(stamped + "\n")
-            self.fh.flush()
-        if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def progress(self, line: str, done: int, total: int, postfix: dict) -> None:
-        """A progress step: the bar moves in a terminal; elsewhere (and always in the log) a plain line."""
-        if sys.stderr.isatty():
-            if self.bar is None:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, desc="sweep", unit="fold", file=sys.stderr)
-            self.bar.set_postfix(postfix, refresh=False)
-            self.bar.update(done - self.bar.n)
-            if self.fh is not None:
-                self.fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
-                self.fh.flush()
-        else:
-            self(line)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.fh is not None:
-            self.fh.close()
 
 
 @dataclass
@@ -218,8 +170,6 @@ def make_tasks(cfg: SweepConfig, p: Plan, envs: dict[str, dict], files: tuple[st
 
 def export_bundle(cfg: SweepConfig, p: Plan, files: tuple[str, ...], code: str) -> int:
     """``--export``: the plan's tasks and caches into the bundle folder (:mod:`mfdan.sweep.bundle`)."""
-    from mfdan.sweep import bundle
-
     entries, sources = [], {}
     for e in task_entries(cfg, p):
         c = e.pop("caches")
@@ -231,9 +181,7 @@ def export_bundle(cfg: SweepConfig, p: Plan, files: tuple[str, ...], code: str) 
 
 def recorded_envs(cfg: SweepConfig, p: Plan, code: str) -> dict[str, dict]:
     """``--env``: the environments a bundle run recorded, one for every device setting of the plan."""
-    from mfdan.sweep.bundle import recorded_environment
-
-    envs = recorded_environment(Path(cfg.env), code)
+    envs = bundle.recorded_environment(Path(cfg.env), code)
     devices = {(v.get("train") or {}).get("device", "auto") for v in p.values.values()}
     if devices - set(envs):
         raise ValueError(f"--env {cfg.env}: no environment recorded for device setting(s) "
@@ -241,86 +189,54 @@ def recorded_envs(cfg: SweepConfig, p: Plan, code: str) -> dict[str, dict]:
     return envs
 
 
-def result_info(task: Task, out: dict[str, Any], attempts: int) -> dict[str, Any]:
-    """The ``task.json`` of a finished task (:mod:`mfdan.sweep.store`), from what :func:`run_task` returned."""
-    return {"key": task.key, "arm": task.arm, "seed": task.seed, "fold": task.fold, "seconds": out["seconds"],
-            "parameters": out["parameters"], "worker": out["worker"], "env": task.env, "attempts": attempts}
+class DaskExecutor:
+    """:func:`mfdan.sweep.driver.drive` on a Dask client: every task submitted at once (Dask queues them), each
+    submission under a key of its own; a worker of another environment retired."""
+
+    name = "sweep"
+    capacity = None
+    retires_workers = True
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.submitted = 0
+
+    def submit(self, task: Task):
+        self.submitted += 1  # a Dask key per submission: a key used before would hand back that (failed) future
+        return self.client.submit(run_task, task, key=f"fold-{task.key[:16]}-{self.submitted}", pure=False)
+
+    def wait(self, futures: list, timeout: float) -> set:
+        from distributed import wait
+        from distributed.client import CancelledError
+
+        try:
+            return wait(futures, timeout=timeout, return_when="FIRST_COMPLETED").done
+        except (TimeoutError, asyncio.TimeoutError):  # nothing finished in timeout (wait raises, not returns)
+            return set()
+        except (asyncio.CancelledError, CancelledError):  # the scheduler lost a future: each one looked at
+            return {f for f in futures if f.status in ("cancelled", "error", "finished")}
+
+    def outcome(self, future) -> tuple[dict[str, Any] | None, BaseException | None]:
+        if future.status == "finished":
+            return future.result(), None
+        return None, None if future.status == "cancelled" else future.exception()
+
+    def running(self, futures: list) -> int:
+        # a worker may hold more tasks than it runs: it executes one at a time (tasks.run_task's lock)
+        return sum(min(len(v), 1) for v in self.client.processing().values())
+
+    def retire(self, address: str | None) -> None:
+        if address:
+            self.client.retire_workers([address], close_workers=True)
+
+    def cancel(self, futures: list) -> None:
+        self.client.cancel(futures)
 
 
 def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float = 30.0) -> dict[str, str]:
-    """Steps 5–6: run ``todo`` on ``client``, storing each result; returns failed task key -> error. A progress
+    """Steps 5–6 on ``client`` (:func:`mfdan.sweep.driver.drive`): returns failed task key -> error. A progress
     line at each finished task, and every ``2 × poll_s`` seconds while none finishes."""
-    from distributed import wait
-    from distributed.client import CancelledError
-
-    attempts: dict[str, int] = {}
-    futures: dict[Any, Task] = {}
-    failed: dict[str, str] = {}
-
-    submitted = iter(range(1, 1 << 62))
-
-    def submit(task: Task) -> None:
-        attempts[task.key] = attempts.get(task.key, 0) + 1
-        # a Dask key per submission: a key used before would hand back that (failed) future
-        fut = client.submit(run_task, task, key=f"fold-{task.key[:16]}-{next(submitted)}", pure=False)
-        futures[fut] = task
-
-    unique = {t.key: t for t in todo}  # two arms with the same params are one task
-    for task in unique.values():
-        submit(task)
-    t0, done, total = time.perf_counter(), 0, len(unique)
-    log.progress(f"sweep: 0/{total} done, submitted", 0, total, {"running": 0, "failed": 0})
-    last_line = time.perf_counter()
-    try:
-        while futures:
-            try:
-                finished, _ = wait(list(futures), timeout=poll_s, return_when="FIRST_COMPLETED")
-            except (TimeoutError, asyncio.TimeoutError):  # nothing finished in poll_s (wait raises, not returns)
-                finished = set()
-            except (asyncio.CancelledError, CancelledError):  # the scheduler lost a future: each one looked at below
-                finished = {f for f in futures if f.status in ("cancelled", "error", "finished")}
-            for fut in finished:
-                task = futures.pop(fut)
-                if fut.status == "finished":
-                    out = fut.result()
-                    store.put(result_info(task, out, attempts[task.key]), out["files"])
-                    done += 1
-                else:
-                    exc = None if fut.status == "cancelled" else fut.exception()
-                    if isinstance(exc, ForeignWorker):  # not the task's fault: that worker goes, the task stays
-                        log(f"task {task.label}: {exc}; retiring that worker")
-                        if exc.address:
-                            client.retire_workers([exc.address], close_workers=True)
-                        attempts[task.key] -= 1
-                        submit(task)
-                        continue
-                    error = "cancelled by the scheduler" if exc is None else f"{type(exc).__name__}: {exc}"
-                    if attempts[task.key] < 2:
-                        log(f"task {task.label} failed: {error}; submitting it once more")
-                        submit(task)
-                    else:
-                        log(f"task {task.label} failed again: {error}")
-                        failed[task.key] = error
-                        done += 1
-            now = time.perf_counter()
-            if finished or now - last_line > 2 * poll_s:
-                last_line = now
-                # a worker may hold more tasks than it runs: it executes one at a time (tasks.run_task's lock)
-                running = sum(min(len(v), 1) for v in client.processing().values())
-                elapsed = now - t0
-                ok = done - len(failed)
-                left = f"{elapsed / done * (total - done) / 60:.1f} min left" if done else "time left: after the first"
-                log.progress(f"sweep: {done}/{total} done, {running} running, {len(failed)} failed, "
-                             f"{elapsed / 60:.1f} min, {left}", done, total,
-                             {"running": running, "failed": len(failed), "ok": ok})
-    except KeyboardInterrupt:
-        try:
-            client.cancel(list(futures))
-        except Exception:  # noqa: BLE001  (the scheduler may be gone already; what is stored stays)
-            pass
-        raise SweepInterrupted(f"interrupted: {done - len(failed)} of {total} task(s) finished and stored; "
-                               f"{len(futures)} cancelled. The same command resumes.") from None
-    return failed
+    return drive(DaskExecutor(client), todo, store, log, poll_s=poll_s).failed
 
 
 def summarise(cfg: SweepConfig, p: Plan, tasks: list[Task], store: Store, failed: dict[str, str]) -> dict:
@@ -349,7 +265,7 @@ def summarise(cfg: SweepConfig, p: Plan, tasks: list[Task], store: Store, failed
             "overrides_dotted": {a.name: a.overrides for a in p.arms},
             "evaluation": p.evaluation, "folds": p.folds, "partial": p.partial, "threads": cfg.threads,
             "results": results, "cost": cost, "missing": missing,
-            "failed": {t.label: failed[t.key] for t in tasks if t.key in failed},
+            "failed": by_label(failed, tasks),
             "tasks": {t.label: str(store.folder(t.key)) for t in tasks}}
 
 

@@ -2,11 +2,11 @@
 make of it.
 
 ``demo`` is the project's ``params.yaml`` (the generated demo data); ``realface`` is ``params.yaml`` with a
-real face the generator was never tuned on (:data:`SETS`: matplotlib's Grace Hopper photo, in the three native
-layouts); ``hard`` adds the confounders of real recordings to two real faces (blinks, head drift and roll,
+real face the generator was never tuned on (``profiles/set-realface.yaml``: matplotlib's Grace Hopper photo, in
+the three native layouts); ``hard`` (``profiles/set-hard.yaml``) adds the confounders of real recordings to two real faces (blinks, head drift and roll,
 several AU combinations per class at their own intensities, weaker motion: :mod:`mfdan.synth.generator`),
-fixed before any method was scored on it; any other value is the path of a params file (your own datasets'
-``data.roots``, say).
+fixed before any method was scored on it; any other value is the path of a file of dotted overrides of
+params.yaml, or of a complete params file (your own datasets' ``data.roots``, say).
 
 For each distinct preprocessing (the set's params with the training sections left out, :func:`preprocessing`),
 :func:`build_caches` keeps a DVC workspace under ``<store>/sets/``: the project's ``dvc.yaml``, stage scripts
@@ -32,22 +32,14 @@ from typing import Any
 
 import yaml
 
-from mfdan.core.params import apply_overrides, load_yaml
+from mfdan.core.params import apply_overrides, is_whole, load_overrides, load_yaml, named_profiles
 
-#: named sets: overrides of the project's params.yaml
-SETS: dict[str, dict[str, Any]] = {
-    "demo": {},
-    "realface": {"synth.faces": ["grace_hopper"], "synth.seed": 1},
-    # the hard evaluation set (issue 20): settings fixed a priori, before any method was scored on it, and the
-    # same for every method. Motion at about half the demo's (0.4-1.2 px at the apex), a blink in half the
-    # clips (2-4 px lid motion, larger than the expression's), head drift up to 0.6 % of the face side and roll
-    # up to 1 degree by the offset (at the apex about as large as the expression's motion), AUs drawn from
-    # several combinations per class, a little more jitter and sensor noise; the two face photos alternate
-    # between subjects.
-    "hard": {"synth.faces": ["grace_hopper", "astronaut"], "synth.seed": 2, "synth.amplitude": [0.4, 1.2],
-             "synth.blink_rate": 0.5, "synth.blink_amplitude": [2.0, 4.0], "synth.drift": 0.006, "synth.roll": 1.0,
-             "synth.au_variants": True, "synth.jitter": 0.25, "synth.noise": 2.0},
-}
+
+
+def named_sets(repo: Path) -> dict[str, dict[str, Any]]:
+    """The named sets: ``demo`` (params.yaml as it is) and each ``profiles/set-<name>.yaml`` (dotted overrides of
+    params.yaml: ``realface``, ``hard``)."""
+    return {"demo": {}, **{name: load_overrides(p) for name, p in named_profiles("set", repo / "profiles").items()}}
 #: what a fold's training reads beyond the caches (train@'s params) and what only chooses folds: not
 #: preprocessing, so arms that differ only here share one set of caches
 TRAINING_SECTIONS = ("dropkey", "model", "baselines", "train", "folds")
@@ -75,16 +67,19 @@ class Caches:
 
 
 def load_set(spec: str, *, repo: Path) -> SetSource:
-    """``demo``, ``realface`` or a params file's path."""
-    if spec in SETS:
-        base = repo / "params.yaml"
-        if not base.is_file():
-            raise ValueError(f"{base}: missing; run mfdan sweep in the project folder")
-        return SetSource(spec, apply_overrides(load_yaml(base), SETS[spec]))
+    """A named set (:func:`named_sets`), the path of a file of dotted overrides of params.yaml, or a whole params
+    file's path."""
+    base = repo / "params.yaml"
+    sets = named_sets(repo)
     path = Path(spec)
-    if not path.is_file():
-        raise ValueError(f"--set {spec}: neither a named set ({', '.join(SETS)}) nor a params file")
-    return SetSource(path.stem, load_yaml(path))
+    if spec not in sets and not path.is_file():
+        raise ValueError(f"--set {spec}: neither a named set ({', '.join(sets)}) nor a params file")
+    if spec not in sets and is_whole(load_yaml(path)):
+        return SetSource(path.stem, load_yaml(path))
+    if not base.is_file():
+        raise ValueError(f"{base}: missing; run mfdan sweep in the project folder")
+    overrides = sets[spec] if spec in sets else load_overrides(path)
+    return SetSource(spec if spec in sets else path.stem, apply_overrides(load_yaml(base), overrides))
 
 
 def preprocessing(values: dict[str, Any]) -> dict[str, Any]:

@@ -216,7 +216,7 @@ def _run(task: Task) -> dict[str, Any]:
     from mfdan.core.params import Params
     from mfdan.model.registry import parameter_count
     from mfdan.train.fold_data import load_data
-    from mfdan.train.train_stage import train_and_write
+    from mfdan.train.fold import train_and_write
 
     env = environment(task.params.get("train", {}).get("device", "auto"), task.files)
     want = task.env

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mfdan.core.params import Params
-from mfdan.synth.generator import SynthConfig, synthesize
+from mfdan.synth.config import SynthConfig
+from mfdan.synth.generator import synthesize
 
 
 def run(*, params: Params, out: Path) -> str:

@@ -15,7 +15,6 @@ import csv
 import importlib
 import json
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from mfdan.core.frames import to_unit
 from mfdan.core.progress import Progress
 from mfdan.core.params import RATE, AtLeast, DEVICE, NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from mfdan.evaluate.metrics import uf1_uar
-from mfdan.data.folds import held_out
+from mfdan.data.folds import fold_seed, held_out
 from mfdan.model.registry import arch_of, build, forward
 from mfdan.train.fold_data import FoldData
 from mfdan.train.losses import LOSSES, build_loss
@@ -108,10 +107,6 @@ class FoldResult:
     device: str = "cpu"
     seconds: float = 0.0
     model: Any = None    # the trained nn.Module (or a hand-crafted method's fitted model)
-
-
-def fold_seed(fold: str, seed: int) -> int:
-    return seed * 1_000_003 + zlib.crc32(fold.encode())
 
 
 def split_fold(fold: str, data: FoldData, cfg: TrainConfig, rng: np.random.Generator) -> Split:

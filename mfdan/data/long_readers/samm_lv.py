@@ -20,9 +20,10 @@ import re
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.long_records import RELEASE_FPS, THREE_CLASS_LONG, LongVideo
-from mfdan.data.readers.common import clip_folder_name, find_sheet
+from mfdan.data.long_protocols import RELEASE_FPS, THREE_CLASS_LONG
 from mfdan.data.long_readers.common import coded_interval, frame_root, recording_frames
+from mfdan.data.long_records import LongVideo
+from mfdan.data.readers.common import clip_folder_name, find_sheet
 from mfdan.data.sheets import parse_frame, read_sheet
 
 NAME = "samm_lv"

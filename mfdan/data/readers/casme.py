@@ -19,10 +19,8 @@ import re
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.readers.common import (apex_index, check_emotion, clip_folder_name, coded_span, frame_index,
-                                       frame_span)
+from mfdan.data.readers.common import (FirstRows, coded_rows, coded_sample, frame_index)
 from mfdan.data.records import Sample
-from mfdan.data.sheets import read_sheet
 
 NAME = "casme"
 COMBINED_GLOBS = ("CASME-coded*.xls", "CASME-coded*.xlsx", "CASME-coded*.csv", "CASME*coding*.xls*", "CASME*coding*.csv")
@@ -95,34 +93,20 @@ def read(root: str | Path, *, variant: str = "auto") -> list[Sample]:
     folders = subject_folders(root)
     prefer = {"auto": "", "raw": "", "cropped": "reg_"}[variant]
     samples: list[Sample] = []
-    first_row: dict[tuple[str, str], tuple[Path, int]] = {}
+    seen = FirstRows()
     for sheet in sheets(root):
-        for row, cells in read_sheet(sheet, COLUMNS):
-            subject = subject_folder(sheet, row, cells["subject"])
-            clip = clip_folder_name(sheet, row, cells["filename"].strip())
-            onset, apex, offset = coded_span(sheet, row, cells)
-            emotion = check_emotion(NAME, sheet, row, cells["emotion"])
-            if (subject, clip) in first_row:
-                where, first = first_row[(subject, clip)]
-                raise DatasetError(sheet, f"row {first} of {where.name} and row {row} both describe clip "
-                                          f"{subject}/{clip}", row=row)
-            first_row[(subject, clip)] = (sheet, row)
-            if subject not in folders:
-                raise DatasetError(root / subject, f"subject folder of row {row} of {sheet.name} not found")
-            clip_dir = folders[subject] / clip
+        for r in coded_rows(NAME, sheet, COLUMNS, subject_folder):
+            seen.check(r, (r.subject, r.clip), f"clip {r.subject}/{r.clip}")
+            if r.subject not in folders:
+                raise DatasetError(root / r.subject, f"subject folder of row {r.row} of {sheet.name} not found")
+            clip_dir = folders[r.subject] / r.clip
             if not clip_dir.is_dir():
-                raise DatasetError(clip_dir, f"clip folder of row {row} of {sheet.name} not found")
-            pattern = re.compile(rf"^(?:reg_)?{re.escape(clip)}-(\d+)\.\w+$")
-            index = frame_index(clip_dir, pattern, prefer=prefer or clip)
+                raise DatasetError(clip_dir, f"clip folder of row {r.row} of {sheet.name} not found")
+            pattern = re.compile(rf"^(?:reg_)?{re.escape(r.clip)}-(\d+)\.\w+$")
+            index = frame_index(clip_dir, pattern, prefer=prefer or r.clip)
             if variant == "cropped":
                 index = {n: p for n, p in index.items() if p.name.startswith("reg_")}
             elif variant == "raw":
                 index = {n: p for n, p in index.items() if not p.name.startswith("reg_")}
-            paths, numbers = frame_span(clip_dir, index, onset, offset, template=f"{prefer}{clip}-{{n}}.jpg",
-                                        row_ref=(sheet, row))
-            samples.append(Sample(
-                dataset=NAME, subject=subject, sample_id=clip, frames=paths, frame_numbers=numbers, onset=0,
-                apex=apex_index(sheet, row, onset, apex, offset), offset=len(paths) - 1, emotion=emotion,
-                action_units=cells["aus"],
-            ))
+            samples.append(coded_sample(NAME, r, r.clip, clip_dir, index, template=f"{prefer}{r.clip}-{{n}}.jpg"))
     return samples

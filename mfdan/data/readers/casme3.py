@@ -21,13 +21,12 @@ Filename ``J`` names folder ``j`` where only that exists; ``Others`` is ``others
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.readers.common import (check_emotion, clip_folder_name, coded_span, find_frame_root, find_sheet,
-                                       frame_index, frame_span)
+from mfdan.data.readers.common import (FirstRows, coded_rows, coded_sample, find_frame_root, find_sheet, frame_index)
 from mfdan.data.records import Sample
-from mfdan.data.sheets import read_sheet
 
 NAME = "casme3"
 SHEET_GLOBS = ("cas(me)3_part_A_ME_label*.xlsx", "cas(me)3_part_A_ME_label*.csv", "*part_A*ME*label*.xlsx",
@@ -72,50 +71,45 @@ def read(root: str | Path, *, sheet: str | Path | None = None, notes: list[dict]
     frame_root = None if clips else find_frame_root(root, FRAME_DIRS, SUBJECT_DIR_RE)
     notes = [] if notes is None else notes
     samples: list[Sample] = []
-    first_row: dict[tuple[str, str, int], int] = {}
+    seen = FirstRows()
     indexes: dict[Path, dict[int, Path]] = {}
-    for row, cells in read_sheet(sheet, COLUMNS):
-        subject = cells["subject"].strip()
-        if not SUBJECT_DIR_RE.match(subject):
-            raise DatasetError(sheet, f"subject {subject!r} is not a CAS(ME)³ subject (spNO.N)", row=row)
-        video = clip_folder_name(sheet, row, cells["filename"].strip())
-        onset, apex, offset = coded_span(sheet, row, cells)
-        emotion = check_emotion(NAME, sheet, row, cells["emotion"])
-        sample_id = f"{subject}_{video}_{onset}"
-        fix = ERRATA.get((subject, video, onset, apex, offset))
+    for r in coded_rows(NAME, sheet, COLUMNS, subject_cell):
+        sample_id = f"{r.subject}_{r.clip}_{r.onset}"
+
+        def note(action: str, why: str) -> None:
+            notes.append({"sheet": str(sheet), "row": r.row, "sample": sample_id, "action": action, "why": why})
+
+        fix = ERRATA.get((r.subject, r.clip, r.onset, r.apex, r.offset))
         if fix:
-            notes.append({"sheet": str(sheet), "row": row, "sample": sample_id, "action": "corrected",
-                          "why": f"onset, apex, offset {onset}, {apex}, {offset} -> {fix[0]}, {fix[1]}, {fix[2]} "
-                                 f"(known error of the v2 sheet, as meb corrects it)"})
-            onset, apex, offset = fix
-        if offset == 0:
-            notes.append({"sheet": str(sheet), "row": row, "sample": sample_id, "action": "skipped",
-                          "why": "Offset 0: the offset frame is not coded"})
+            note("corrected", f"onset, apex, offset {r.onset}, {r.apex}, {r.offset} -> {fix[0]}, {fix[1]}, {fix[2]} "
+                              "(known error of the v2 sheet, as meb corrects it)")
+            r = replace(r, onset=fix[0], apex=fix[1], offset=fix[2])
+        if r.offset == 0:
+            note("skipped", "Offset 0: the offset frame is not coded")
             continue
-        key = (subject, video.lower(), onset)
-        if key in first_row:
-            raise DatasetError(sheet, f"rows {first_row[key]} and {row} both describe the micro-expression of "
-                                      f"{subject}/{video} starting at frame {onset}", row=row)
-        first_row[key] = row
+        seen.check(r, (r.subject, r.clip.lower(), r.onset),
+                   f"the micro-expression of {r.subject}/{r.clip} starting at frame {r.onset}")
         if clips is not None:
             clip_dir = clips / sample_id
         else:
-            clip_dir = frame_root / subject / video / "color"
-            if not clip_dir.is_dir() and (frame_root / subject / video.lower() / "color").is_dir():
-                clip_dir = frame_root / subject / video.lower() / "color"
+            clip_dir = frame_root / r.subject / r.clip / "color"
+            if not clip_dir.is_dir() and (frame_root / r.subject / r.clip.lower() / "color").is_dir():
+                clip_dir = frame_root / r.subject / r.clip.lower() / "color"
         if not clip_dir.is_dir():
-            raise DatasetError(clip_dir, f"frame folder of row {row} of {sheet.name} not found")
+            raise DatasetError(clip_dir, f"frame folder of row {r.row} of {sheet.name} not found")
         if clip_dir not in indexes:
             indexes[clip_dir] = frame_index(clip_dir, FRAME_RE)
-        paths, numbers = frame_span(clip_dir, indexes[clip_dir], onset, offset, template="{n}.jpg",
-                                    row_ref=(sheet, row))
-        if apex is not None and not onset <= apex <= offset:
-            notes.append({"sheet": str(sheet), "row": row, "sample": sample_id, "action": "apex dropped",
-                          "why": f"Apex {apex} is outside onset..offset ({onset}..{offset}); data.apex_fallback applies"})
-            apex = None
-        samples.append(Sample(
-            dataset=NAME, subject=subject, sample_id=sample_id, frames=paths, frame_numbers=numbers, onset=0,
-            apex=None if apex is None else apex - onset, offset=len(paths) - 1, emotion=emotion,
-            action_units=cells["aus"],
-        ))
+        if r.apex is not None and not r.onset <= r.apex <= r.offset:
+            note("apex dropped", f"Apex {r.apex} is outside onset..offset ({r.onset}..{r.offset}); "
+                                 "data.apex_fallback applies")
+            r = replace(r, apex=None)
+        samples.append(coded_sample(NAME, r, sample_id, clip_dir, indexes[clip_dir], template="{n}.jpg"))
     return samples
+
+
+def subject_cell(sheet: Path, row: int, cell: str) -> str:
+    """The sheet's subject as it is (``spNO.1``), refused unless it is a CAS(ME)³ subject."""
+    subject = cell.strip()
+    if not SUBJECT_DIR_RE.match(subject):
+        raise DatasetError(sheet, f"subject {subject!r} is not a CAS(ME)³ subject (spNO.N)", row=row)
+    return subject

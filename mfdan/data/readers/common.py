@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
@@ -117,6 +118,58 @@ def clip_folder_name(sheet: Path, row: int, cell: str, column: str = "Filename")
     return cell
 
 
+@dataclass(frozen=True)
+class CodedRow:
+    """One row of a coding sheet, read and checked the same way for every dataset: its subject (by the
+    dataset's rule), the clip folder it names, onset / apex / offset frame numbers and the emotion."""
+
+    sheet: Path
+    row: int
+    subject: str
+    clip: str
+    onset: int
+    apex: int | None
+    offset: int
+    emotion: str
+    cells: Mapping[str, str]
+
+
+def coded_rows(dataset: str, sheet: Path, columns: Mapping[str, Sequence[str]],
+               subject: Callable[[Path, int, str], str]) -> Iterator[CodedRow]:
+    """The rows of ``sheet`` (``columns`` naming ``subject, filename, onset, apex, offset, aus, emotion``);
+    ``subject(sheet, row, cell)`` is the dataset's subject rule (a :class:`DatasetError` naming the row)."""
+    for row, cells in read_sheet(sheet, columns):
+        who = subject(sheet, row, cells["subject"])
+        clip = clip_folder_name(sheet, row, cells["filename"].strip())
+        onset, apex, offset = coded_span(sheet, row, cells)
+        yield CodedRow(sheet=sheet, row=row, subject=who, clip=clip, onset=onset, apex=apex, offset=offset,
+                       emotion=check_emotion(dataset, sheet, row, cells["emotion"]), cells=cells)
+
+
+class FirstRows:
+    """Which sheet row first coded each clip: a second row for the same clip is an error naming both."""
+
+    def __init__(self) -> None:
+        self._first: dict[Hashable, tuple[Path, int]] = {}
+
+    def check(self, r: CodedRow, key: Hashable, what: str) -> None:
+        if key in self._first:
+            sheet, row = self._first[key]
+            first = f"rows {row} and" if sheet == r.sheet else f"row {row} of {sheet.name} and row"
+            raise DatasetError(r.sheet, f"{first} {r.row} both describe {what}", row=r.row)
+        self._first[key] = (r.sheet, r.row)
+
+
+def coded_sample(dataset: str, r: CodedRow, sample_id: str, clip_dir: Path, index: dict[int, Path], *,
+                 template: str) -> Sample:
+    """The :class:`Sample` of row ``r``: its frames ``onset..offset`` of ``index`` (a missing one is an error
+    naming its file, after ``template``), the apex checked to lie within the clip."""
+    paths, numbers = frame_span(clip_dir, index, r.onset, r.offset, template=template, row_ref=(r.sheet, r.row))
+    return Sample(dataset=dataset, subject=r.subject, sample_id=sample_id, frames=paths, frame_numbers=numbers,
+                  onset=0, apex=apex_index(r.sheet, r.row, r.onset, r.apex, r.offset), offset=len(paths) - 1,
+                  emotion=r.emotion, action_units=r.cells["aus"])
+
+
 def read_coded(
     *, name: str, sheet: Path, columns: Mapping[str, Sequence[str]], frame_root: Path,
     subject_re: re.Pattern[str], subject_folder: Callable[[str], str], frame_re: re.Pattern[str],
@@ -127,35 +180,25 @@ def read_coded(
     ``columns`` must name ``subject, filename, onset, apex, offset, aus, emotion``;
     ``subject_folder`` turns a sheet's subject cell into the folder name (raises ``ValueError``).
     """
-    samples: list[Sample] = []
-    folders_in_sheet: set[str] = set()
-    first_row: dict[tuple[str, str], int] = {}
-    for row, cells in read_sheet(sheet, columns):
+    def subject(sheet: Path, row: int, cell: str) -> str:
         try:
-            folder = subject_folder(cells["subject"])
+            return subject_folder(cell)
         except ValueError as exc:
             raise DatasetError(sheet, str(exc), row=row) from None
-        folders_in_sheet.add(folder)
-        onset, apex, offset = coded_span(sheet, row, cells)
-        name_cell = clip_folder_name(sheet, row, cells["filename"])
-        key = (folder, name_cell)
-        if key in first_row:
-            raise DatasetError(sheet, f"rows {first_row[key]} and {row} both describe clip {folder}/{name_cell}",
-                               row=row)
-        first_row[key] = row
-        clip_dir = frame_root / folder / name_cell
+
+    samples: list[Sample] = []
+    folders_in_sheet: set[str] = set()
+    seen = FirstRows()
+    for r in coded_rows(name, sheet, columns, subject):
+        folders_in_sheet.add(r.subject)
+        seen.check(r, (r.subject, r.clip), f"clip {r.subject}/{r.clip}")
+        clip_dir = frame_root / r.subject / r.clip
         if not clip_dir.is_dir():
-            raise DatasetError(clip_dir, f"clip folder of row {row} of {sheet.name} not found")
+            raise DatasetError(clip_dir, f"clip folder of row {r.row} of {sheet.name} not found")
         index = frame_index(clip_dir, frame_re, prefer=prefer)
         if only_preferred and prefer:
             index = {n: p for n, p in index.items() if p.name.startswith(prefer)}
-        paths, numbers = frame_span(clip_dir, index, onset, offset, template=template, row_ref=(sheet, row))
-        emotion = check_emotion(name, sheet, row, cells["emotion"])
-        samples.append(Sample(
-            dataset=name, subject=folder, sample_id=cells["filename"], frames=paths, frame_numbers=numbers,
-            onset=0, apex=apex_index(sheet, row, onset, apex, offset), offset=len(paths) - 1,
-            emotion=emotion, action_units=cells["aus"],
-        ))
+        samples.append(coded_sample(name, r, r.clip, clip_dir, index, template=template))
     if strict_folders:
         check_subject_folders(frame_root, subject_re, folders_in_sheet, sheet)
     return samples

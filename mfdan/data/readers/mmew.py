@@ -20,10 +20,8 @@ import re
 from pathlib import Path
 
 from mfdan.core.errors import DatasetError
-from mfdan.data.readers.common import (apex_index, check_emotion, clip_folder_name, coded_span, find_sheet,
-                                       frame_index, frame_span)
+from mfdan.data.readers.common import (FirstRows, coded_rows, coded_sample, find_sheet, frame_index)
 from mfdan.data.records import Sample
-from mfdan.data.sheets import read_sheet
 
 NAME = "mmew"
 SHEET_GLOBS = ("MMEW_Micro_Exp*.xlsx", "MMEW_Micro_Exp*.csv", "MMEW_Final/MMEW_Micro_Exp*.xlsx",
@@ -65,25 +63,14 @@ def read(root: str | Path, *, sheet: str | Path | None = None) -> list[Sample]:
     sheet = Path(sheet) if sheet else find_sheet(root, SHEET_GLOBS)
     base = frame_root(root)
     samples: list[Sample] = []
-    first_row: dict[tuple[str, str], int] = {}
-    for row, cells in read_sheet(sheet, COLUMNS):
-        subject = canonical_subject(sheet, row, cells["subject"])
-        clip = clip_folder_name(sheet, row, cells["filename"].strip())
-        onset, apex, offset = coded_span(sheet, row, cells)
-        emotion = check_emotion(NAME, sheet, row, cells["emotion"])
-        if (subject, clip) in first_row:
-            raise DatasetError(sheet, f"rows {first_row[(subject, clip)]} and {row} both describe clip {clip}", row=row)
-        first_row[(subject, clip)] = row
-        tried = [base / sub / folder / clip for folder in FOLDERS.get(emotion, (emotion,)) for sub in ("", subject)]
+    seen = FirstRows()
+    for r in coded_rows(NAME, sheet, COLUMNS, canonical_subject):
+        seen.check(r, (r.subject, r.clip), f"clip {r.clip}")
+        tried = [base / sub / folder / r.clip for folder in FOLDERS.get(r.emotion, (r.emotion,))
+                 for sub in ("", r.subject)]
         clip_dir = next((p for p in tried if p.is_dir()), None)
         if clip_dir is None:
-            raise DatasetError(tried[0], f"clip folder of row {row} of {sheet.name} ({emotion}) not found "
+            raise DatasetError(tried[0], f"clip folder of row {r.row} of {sheet.name} ({r.emotion}) not found "
                                          f"(looked in {', '.join(str(p.parent) for p in tried)})")
-        paths, numbers = frame_span(clip_dir, frame_index(clip_dir, FRAME_RE), onset, offset, template="{n}.jpg",
-                                    row_ref=(sheet, row))
-        samples.append(Sample(
-            dataset=NAME, subject=subject, sample_id=clip, frames=paths, frame_numbers=numbers, onset=0,
-            apex=apex_index(sheet, row, onset, apex, offset), offset=len(paths) - 1, emotion=emotion,
-            action_units=cells["aus"],
-        ))
+        samples.append(coded_sample(NAME, r, r.clip, clip_dir, frame_index(clip_dir, FRAME_RE), template="{n}.jpg"))
     return samples

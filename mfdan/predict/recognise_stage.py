@@ -49,7 +49,7 @@ def label_intervals(fm, video: LongVideo | None, source, intervals: list[dict], 
 
 
 def run(*, model_dir: Path, spots: Path, features: list[Path], out: Path) -> str:
-    from mfdan.spotting.features_stage import load
+    from mfdan.spotting.features_file import load
 
     fm = load_final(model_dir, torch.device("cpu"))
     data = json.loads(spots.read_text())["spots"]

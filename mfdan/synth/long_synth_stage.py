@@ -1,11 +1,12 @@
-"""DVC stage ``synth`` of long/dvc.yaml: the generated long recordings (:mod:`mfdan.spotting.synth`)."""
+"""DVC stage ``synth`` of long/dvc.yaml: the generated long recordings (:mod:`mfdan.synth.long_videos`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from mfdan.core.params import Params
 from mfdan.core.progress import Progress
-from mfdan.spotting.synth import LongSynthConfig, synthesize_long
+from mfdan.synth.long_plan import LongSynthConfig
+from mfdan.synth.long_videos import synthesize_long
 
 
 def run(*, params: Params, out: Path) -> str:

@@ -14,7 +14,7 @@ from mfdan.core.files import sha256
 from mfdan.core.params import Params
 from mfdan.core.rows import open_rows
 from mfdan.model.registry import arch_of, model_config
-from mfdan.predict.model_card import FINAL, card_sections, write_model_dir
+from mfdan.train.model_folder import FINAL, card_sections, write_model_dir
 from mfdan.train.fold_data import check_sizes, load_data
 from mfdan.train.loop import TrainConfig, fit_fold
 

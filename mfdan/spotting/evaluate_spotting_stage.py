@@ -16,7 +16,7 @@ from mfdan.core.files import write_bytes
 from mfdan.core.params import Params
 from mfdan.spotting import timeline
 from mfdan.spotting.config import SoftNetConfig, SpotConfig
-from mfdan.spotting.features_stage import load
+from mfdan.spotting.features_file import load
 from mfdan.spotting.peaks import Interval, masked, threshold
 from mfdan.spotting.scoring import evaluate
 

@@ -26,7 +26,8 @@ from mfdan.spotting.video_frames import files_stream, read_frames, video_info, v
 
 @dataclass
 class Spotted:
-    """One recording's answer: each micro interval with its prediction, and what the timeline draws."""
+    """One recording's answer: each micro interval with its prediction, and what the timeline draws
+    (:mod:`mfdan.predict.run` turns each into an answer)."""
 
     source: str
     fps: float
@@ -37,13 +38,6 @@ class Spotted:
     threshold: float = float("nan")
     face: np.ndarray | None = None
     unrecognised: int = 0
-
-    def records(self) -> list[dict]:
-        """The JSON lines, one per micro-expression."""
-        s = lambda i: round(i / self.fps, 4)  # noqa: E731
-        return [{"input": self.source, "onset": iv.onset, "apex": iv.apex, "offset": iv.offset,
-                 "onset_s": s(iv.onset), "apex_s": s(iv.apex), "offset_s": s(iv.offset), "label": p.label,
-                 "probabilities": p.probabilities} for iv, p in self.answers]
 
 
 def frame_files(folder: Path) -> list[Path]:
