@@ -160,6 +160,8 @@ def params(
     file: Annotated[Path, typer.Argument(help="params.yaml, or a profile (dotted overrides of --base: "
                                               "profiles/paper-casme2.yaml ...).")] = Path("params.yaml"),
     base: Annotated[Path, typer.Option(help="The params file a profile's overrides apply to.")] = Path("params.yaml"),
+    cache: Annotated[Path, typer.Option(help="When this packed cache exists, `folds` must name its subjects (LOSO) "
+                                             "or datasets (HDE).")] = Path("data/cache.h5"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of YAML.")] = False,
 ) -> None:
     """Check a params file or a profile against the registry and print every section as the stages would see it
@@ -173,6 +175,15 @@ def params(
     if resolved["model"]["arch"] not in ARCHITECTURES:
         raise ValueError(f"{file}: model.arch: unknown architecture {resolved['model']['arch']!r}; known: "
                          f"{list(ARCHITECTURES)} (`mfdan models`)")
+    if cache.is_file() and resolved.get("folds"):
+        from mfdan.data.folds import cache_folds
+
+        have = set(cache_folds(cache, resolved["data"]["evaluation"]))
+        unknown = [f for f in resolved["folds"] if f not in have]
+        if unknown:
+            what = "dataset" if resolved["data"]["evaluation"] == "hde" else "subject"
+            raise ValueError(f"{file}: folds {unknown} name no {what} of {cache} (`mfdan folds --cache {cache}` "
+                             "lists them)")
     if as_json:
         typer.echo(json.dumps(resolved, indent=1))
     else:
@@ -343,6 +354,8 @@ def sweep(
                                                    "mfdan.sweep.bundle run; docs/sweeps.md).")] = None,
     env: Annotated[Optional[Path], typer.Option(help="A bundle run's envs.json: the tables from the results it "
                                                 "trained (merged into --store), training nothing.")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Train nothing: check every task of --store against its "
+                                         "recorded SHA-256 and format; one line per damaged task, exit 1 if any.")] = False,
 ) -> None:
     """Arms × training seeds × folds as independent tasks on Dask, each fold trained as `train@<fold>` trains it
     (byte for byte, at the same train.threads), reused from --store when nothing it depends on changed, then
@@ -353,6 +366,9 @@ def sweep(
     from mfdan.sweep.engine import SweepConfig, run_sweep
     from mfdan.sweep.table import markdown
 
+    if verify:  # the store checked, nothing trained (docs/sweeps.md)
+        from mfdan.sweep.store import verify_store
+        raise typer.Exit(1 if verify_store(store, report=typer.echo).damaged else 0)
     if job_script:
         if not cluster:
             raise UsageError("--job-script needs --cluster")
@@ -360,6 +376,12 @@ def sweep(
         return
     if export is not None and env is not None:
         raise UsageError("--export and --env exclude each other")
+    if scheduler and cluster:
+        raise UsageError("--scheduler and --cluster: give one (a running scheduler, or a cluster to start)")
+    if scheduler and export is None and env is None:  # checked before the sets are built (minutes)
+        clusters.check_scheduler(scheduler)
+    if cluster:
+        clusters.cluster_options(cluster, cluster_config)
     specs = list(arm or [])
     if compare:
         specs += comparison_arms([p for p in protocols.split(",") if p],
@@ -390,7 +412,10 @@ _QUICK_EXIT: set[str] = set()
 def main() -> None:
     """The ``mfdan`` entry point. After ``predict`` has written and flushed everything, the process ends at once
     (``os._exit`` with the command's exit status); other commands, and ``app`` called in-process (tests), end
-    normally."""
+    normally. SIGTERM ends a command as Ctrl-C does, its temporary outputs removed."""
+    from mfdan.core.stage import stop_on_sigterm
+
+    stop_on_sigterm()
     try:
         app()
     except SystemExit as exc:

@@ -115,7 +115,7 @@ def test_cli_params_prints_the_resolved_sections(tmp_path):
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
 def test_every_baseline_recipe_applies_to_every_params_file(recipe):
-    from mfdan.core.params import apply_overrides, dvc_set_args, load_overrides, load_yaml
+    from mfdan.core.params import apply_overrides, dvc_set_args, load_overrides
     from mfdan.model.registry import arch_of, model_config
 
     overrides = load_overrides(recipe)

@@ -152,6 +152,143 @@ def test_a_ledger_that_disagrees_or_is_malformed_is_refused_whole(tmp_path):
         assert not (tmp_path / "empty").exists()
 
 
+# --- verified results: each stored task's files carry their SHA-256; damage is named, set aside, retrained ------
+PREDICTIONS = ("sample_id,dataset,subject,fold,label,pred,prob_negative,prob_positive,prob_surprise\r\n"
+               "s1,casme2,sub02,casme2_sub02,negative,negative,0.800000,0.100000,0.100000\r\n"
+               "s2,casme2,sub02,casme2_sub02,positive,positive,0.100000,0.800000,0.100000\r\n").encode()
+
+
+def stored_task(root: Path, key: str = "e" * 64, *, hashes: bool = True) -> Store:
+    """A task as the client writes it (``hashes=False``: as a store written before hashes were recorded)."""
+    store = Store(root, report=lambda line: None)
+    store.put({"key": key, "arm": "base", "seed": 0, "fold": "casme2_sub02", "env": {"cpu": "x"}, "seconds": 1.0,
+               "parameters": 10}, {"predictions.csv": PREDICTIONS, "meta.json": b'{"fold": "casme2_sub02"}\n',
+                                   "curve.csv": b"epoch,train_loss\n1,0.5\n", "model.pt": b"weights"})
+    if not hashes:
+        info = store.folder(key) / "task.json"
+        info.write_text(json.dumps({k: v for k, v in json.loads(info.read_text()).items() if k != "sha256"}))
+    return store
+
+
+DAMAGE = {  # what is done to the stored task -> (the file named, what the line says)
+    "label edited": (lambda f: (f / "predictions.csv").write_bytes(PREDICTIONS.replace(b"positive,positive",
+                                                                                         b"negative,positive")),
+                     "predictions.csv", "changed since it was stored"),
+    "predictions not CSV": (lambda f: (f / "predictions.csv").write_bytes(b"\x89PNG\x00\xff garbage"),
+                            "predictions.csv", "changed since it was stored"),
+    "garbage meta.json": (lambda f: (f / "meta.json").write_text("{not json"), "meta.json", "changed since"),
+    "garbage task.json": (lambda f: (f / "task.json").write_text("garbage"), "task.json", "is not JSON"),
+    "task.json of another key": (lambda f: (f / "task.json").write_text(json.dumps({"key": "f" * 64})),
+                                 "task.json", "names key"),
+    "missing predictions.csv": (lambda f: (f / "predictions.csv").unlink(), "predictions.csv", "is missing"),
+    "missing curve.csv": (lambda f: (f / "curve.csv").unlink(), "curve.csv", "is missing"),
+    "missing task.json": (lambda f: (f / "task.json").unlink(), "task.json", "is missing"),
+    "stray file": (lambda f: (f / "predictions.csv.orig").write_bytes(b"x"), "predictions.csv.orig", "not in"),
+    "hashes not a map": (lambda f: (f / "task.json").write_text(json.dumps(
+        json.loads((f / "task.json").read_text()) | {"sha256": "none"})), "task.json", "no valid 'sha256'"),
+}
+
+
+@pytest.mark.parametrize("kind", list(DAMAGE))
+def test_a_damaged_stored_task_is_named_moved_aside_and_retrained(tmp_path, kind):
+    from mfdan.cli import app
+    from typer.testing import CliRunner
+
+    damage, file, what = DAMAGE[kind]
+    key = "e" * 64
+    folder = stored_task(tmp_path).folder(key)
+    damage(folder)
+    # --verify: one line naming the folder, the file and what is wrong; exit 1; nothing moved
+    res = CliRunner().invoke(app, ["sweep", "--verify", "--store", str(tmp_path)])
+    assert res.exit_code == 1, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("damaged task"))
+    assert str(folder) in line and f": {file} " in line and what in line and "retrains" in line
+    assert "0 intact, 1 damaged" in res.output and folder.is_dir()
+    # a sweep's look-up: reported in one line, moved aside, absent (so trained again), no traceback
+    lines: list[str] = []
+    store = Store(tmp_path, report=lines.append)
+    assert not store.has(key) and store.get(key) is None
+    assert len(lines) == 1 and str(folder) in lines[0] and f": {file} " in lines[0] and what in lines[0]
+    assert "to be retrained" in lines[0] and len(store.damaged) == 1
+    aside = list((tmp_path / "damaged").glob(f"{key}-*"))
+    assert len(aside) == 1 and not folder.exists() and str(aside[0]) in lines[0]
+    assert what in (aside[0] / "DAMAGED.txt").read_text()
+    # retrained: stored again, intact, reused; --verify is clean again
+    stored_task(tmp_path)
+    assert store.get(key)["arm"] == "base" and len(lines) == 1
+    assert CliRunner().invoke(app, ["sweep", "--verify", "--store", str(tmp_path)]).exit_code == 0
+
+
+def test_an_intact_task_is_reused_and_an_older_one_after_a_format_check(tmp_path):
+    from mfdan.cli import app
+    from typer.testing import CliRunner
+
+    lines: list[str] = []
+    stored_task(tmp_path / "s")
+    store = Store(tmp_path / "s", report=lines.append)
+    info = store.get("e" * 64)
+    assert info["arm"] == "base" and set(info["sha256"]) == {"predictions.csv", "meta.json", "curve.csv", "model.pt"}
+    assert store.has("e" * 64, weights=True) and lines == [] and not (tmp_path / "s" / "damaged").exists()
+    res = CliRunner().invoke(app, ["sweep", "--verify", "--store", str(tmp_path / "s")])
+    assert res.exit_code == 0 and "1 task(s): 1 intact, 0 damaged" in res.output, res.output
+    # written before hashes were recorded: reused after a format check, with one warning
+    stored_task(tmp_path / "old", "a" * 64, hashes=False)
+    stored_task(tmp_path / "old", "b" * 64, hashes=False)
+    old = Store(tmp_path / "old", report=lines.append)
+    assert old.get("a" * 64) and old.get("b" * 64) and len(lines) == 1 and "before hashes" in lines[0]
+    assert old.unverified == {"a" * 64, "b" * 64}
+    res = CliRunner().invoke(app, ["sweep", "--verify", "--store", str(tmp_path / "old")])
+    assert res.exit_code == 0 and "2 stored before hashes were recorded" in res.output
+    # ... but what the format check sees is damage there too
+    for name, data, what in [("predictions.csv", b"\x89PNG\x00\xff", "is not a CSV"), ("predictions.csv", b"a,b\n1,2\n",
+                             "has no predictions header"), ("meta.json", b"{not json", "is not JSON")]:
+        stored_task(tmp_path / "old", "c" * 64, hashes=False)
+        (Store(tmp_path / "old").folder("c" * 64) / name).write_bytes(data)
+        lines.clear()
+        assert Store(tmp_path / "old", report=lines.append).get("c" * 64) is None
+        assert len(lines) == 1 and f": {name} {what}" in lines[0], lines
+    # a missing store: one line, exit 2
+    res = CliRunner().invoke(app, ["sweep", "--verify", "--store", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "no sweep store" in res.output
+
+
+def test_the_ledger_and_a_merge_verify_what_they_read(tmp_path):
+    import gzip
+
+    from mfdan.sweep.bundle import merge
+    from mfdan.sweep.ledger import LedgerError, export, load
+
+    key = "e" * 64
+    store = stored_task(tmp_path / "s")
+    ledger = tmp_path / "l.jsonl.gz"
+    assert export(store, ledger) == 1
+    line = json.loads(gzip.decompress(ledger.read_bytes()))
+    assert set(line["task"]["sha256"]) == {"predictions.csv", "meta.json"}  # the files the line carries
+    # a damaged task in the store: moved aside on load and replaced by the ledger's
+    (store.folder(key) / "meta.json").write_text("garbage")
+    lines: list[str] = []
+    loaded = load(ledger, Store(tmp_path / "s", report=lines.append))
+    assert loaded.added == 1 and "meta.json changed since" in lines[0] and Store(tmp_path / "s").get(key)
+    # ... and left out of an export
+    (store.folder(key) / "predictions.csv").write_bytes(b"x")
+    assert export(Store(tmp_path / "s", report=lines.append), tmp_path / "e.jsonl.gz") == 0
+    # a ledger line whose predictions were edited: refused, nothing loaded
+    line["files"]["predictions.csv"] = line["files"]["predictions.csv"].replace("positive,positive", "negative,positive")
+    edited = tmp_path / "edited.jsonl.gz"
+    edited.write_bytes(gzip.compress((json.dumps(line) + "\n").encode()))
+    with pytest.raises(LedgerError, match="line 1 carries predictions.csv changed"):
+        load(edited, Store(tmp_path / "empty"))
+    assert not (tmp_path / "empty").exists()
+    # merge: a damaged destination task is replaced, a damaged source task is not copied
+    src = stored_task(tmp_path / "src")
+    dst = stored_task(tmp_path / "dst")
+    (dst.folder(key) / "curve.csv").unlink()
+    assert merge(tmp_path / "src", tmp_path / "dst") == (1, 0) and Store(tmp_path / "dst").get(key)
+    (src.folder(key) / "model.pt").write_bytes(b"other")
+    assert merge(tmp_path / "src", tmp_path / "new") == (0, 0) and not (tmp_path / "new" / "tasks" / "ee").exists()
+    assert list((tmp_path / "src" / "damaged").iterdir())
+
+
 def test_score_is_evaluate_s():
     rows = [{"sample_id": str(i), "dataset": d, "label": y, "pred": p, "prob_negative": "0", "prob_positive": "0",
              "prob_surprise": "0"} for i, (d, y, p) in enumerate(

@@ -50,7 +50,7 @@ def written_folder(final: str | Path) -> Iterator[Path]:
     final = Path(final)
     tmp = temporary_name(final)
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp.mkdir(parents=True)  # stale siblings (a killed run's) are cleaned by temporary_name
     try:
         yield tmp
         if final.exists():
@@ -63,9 +63,44 @@ def written_folder(final: str | Path) -> Iterator[Path]:
 
 def temporary_name(path: str | Path) -> Path:
     """A hidden sibling of ``path`` unique to this process (``.NAME.PID.tmp``), renamed onto ``path`` when
-    complete: a run killed half-way leaves nothing under the final name, and two runs never share a temp."""
+    complete: a run killed half-way leaves nothing under the final name, and two runs never share a temp. The
+    temps a killed run left beside ``path`` (their process gone) are removed here, each said on stderr."""
     path = Path(path)
+    clean_stale(path)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def clean_stale(path: Path) -> list[Path]:
+    """Remove ``.NAME.PID.tmp`` siblings of ``path`` whose process no longer runs (left by a run that was killed
+    before it could clean up); returns them."""
+    import re
+    import sys
+
+    gone = []
+    if not path.parent.is_dir():
+        return gone
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.tmp$")
+    for p in path.parent.iterdir():
+        m = pattern.match(p.name)
+        if not m or int(m.group(1)) == os.getpid() or _running(int(m.group(1))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        print(f"note: removed {p}, left by an earlier run that was stopped", file=sys.stderr)
+        gone.append(p)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
 
 
 def read_json(path: str | Path, *, what: str, missing: str) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import re
 import typing
 from dataclasses import dataclass
@@ -62,15 +63,32 @@ def _registered_name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML would keep the last, silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice, lines {seen[key] + 1} and "
+                                f"{key_node.start_mark.line + 1}", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """The top-level mapping of a params file, or one clear error naming it."""
+    """The top-level mapping of a params file, or one clear error naming it (a key written twice is one)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: params file not found") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    except yaml.YAMLError as exc:  # one line: the problem and where (PyYAML's text spans several)
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML ({what}" + (f", line {mark.line + 1})" if mark and "line" not in what else ")")) from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of sections at the top level")
     return data
@@ -162,10 +180,12 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return from_dict(hint, value, where=where)
     if hint is float:
         if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
-            return float(value)
+            value = float(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: {value} is not a finite number")
             return value
         raise ValueError(f"{where}: expected a number, got {value!r}")
     if hint in (int, str, bool):

@@ -16,7 +16,29 @@ import typer
 from mfdan.core.errors import DatasetError, NonFiniteError
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a batch scheduler's time limit) ends the process as Ctrl-C does: the ``finally`` and
+    ``except BaseException`` blocks that remove temporary outputs run, instead of the process vanishing with
+    them on disk."""
+    import os
+    import signal
+    import threading
+
+    owner = os.getpid()
+
+    def interrupt(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        if os.getpid() != owner:  # a forked worker inherited this: it ends as it always did
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(main: Callable[..., str]) -> None:
+    stop_on_sigterm()
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(main)
     try:

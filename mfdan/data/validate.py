@@ -75,10 +75,15 @@ def check_frames(samples: list[Sample], *, threads: int | None = None) -> list[l
     Frames are read by ``threads`` threads (default: Python's, min(32, cores + 4); OpenCV's decoder and
     ``hashlib`` release the GIL), results taken in order, so the digests and the error reported do not depend
     on the number."""
-    paths = [Path(p) for s in samples for p in s.frames]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        flat = iter(list(pool.map(_frame_sha256, paths)))
+    flat = iter(decode_frames([p for s in samples for p in s.frames], threads=threads))
     return [[next(flat) for _ in s.frames] for s in samples]
+
+
+def decode_frames(paths: list[Path], *, threads: int | None = None) -> list[str]:
+    """Decode every file of ``paths`` (the clip and the long-video datasets' rule): the first that fails, in
+    order, raises a :class:`DatasetError` naming it. Returns each file's SHA-256, in order, whatever ``threads``."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(_frame_sha256, [Path(p) for p in paths]))
 
 
 def report(protocol: str, samples: list[Sample], *, root: str, notes: list[dict] | None = None,

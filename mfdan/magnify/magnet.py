@@ -14,6 +14,7 @@ not clipped. Sizes that are not multiples of 4 are reflection-padded and cropped
 """
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,8 +191,12 @@ def load_magnet(path: str | Path, map_location: str | torch.device = "cpu") -> M
         raise FileNotFoundError(f"{path}: MagNet checkpoint not found")
     try:
         state = torch.load(path, weights_only=True, map_location=map_location)
-    except Exception as exc:  # unpickling errors come in many types
-        raise ValueError(f"{path}: not a loadable PyTorch state_dict ({exc.__class__.__name__}: {exc})") from None
+    except pickle.UnpicklingError:  # objects beyond tensors: refused, never unpickled to find out more
+        raise ValueError(f"{path}: not a weights-only PyTorch checkpoint (it holds Python objects besides "
+                         "tensors, which mfdan never unpickles)") from None
+    except Exception as exc:  # a file torch cannot read at all: its first line (PyTorch's text runs long)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(f"{path}: not a loadable PyTorch state_dict ({exc.__class__.__name__}: {first})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -35,7 +35,48 @@ def read_card(folder: str | Path) -> tuple[Path, dict[str, Any]]:
     if not isinstance(card, dict) or card.get("format") not in FORMATS:
         raise DatasetError(card_path, f"not an MFDAN model card (format {card.get('format') if isinstance(card, dict) else None!r}, "
                                       f"expected {FORMAT!r})")
+    check_fields(card_path, card)
     return card_path, card
+
+
+#: the card's fields and their JSON types (``params``' sections are checked by their dataclasses)
+FIELDS: dict[str, type | tuple[type, ...]] = {"classes": list, "params": dict, "files": dict,
+                                              "magnet_sha256": str, "protocol": str}
+#: the sections of ``params`` a prediction reads
+SECTIONS = ("model", "align", "flow", "magnify", "data")
+
+
+def check_fields(card_path: Path, card: dict[str, Any]) -> None:
+    """Every field a prediction reads has its type: one :class:`DatasetError` naming the card and the field."""
+    for name, kind in FIELDS.items():
+        if name in card and not isinstance(card[name], kind):
+            raise DatasetError(card_path, f"field {name!r} is {type(card[name]).__name__}, expected "
+                                          f"{kind.__name__ if isinstance(kind, type) else kind}")
+    for name in ("classes", "params"):
+        if name not in card:
+            raise DatasetError(card_path, f"model card lacks {name!r}")
+    if not card["classes"] or not all(isinstance(c, str) and c for c in card["classes"]):
+        raise DatasetError(card_path, "field 'classes' must list the class names (non-empty strings)")
+    for name in SECTIONS:
+        if not isinstance(card["params"].get(name), dict):
+            raise DatasetError(card_path, f"field 'params.{name}' is missing or not a mapping")
+    for name in ("weights", "magnet"):
+        value = card.get("files", {}).get(name)
+        if value is not None and not isinstance(value, str):
+            raise DatasetError(card_path, f"field 'files.{name}' is {type(value).__name__}, expected a file name")
+
+
+def member(folder: Path, card_path: Path, name: str, field: str) -> Path:
+    """The file ``name`` of the model folder: a card names files only inside its folder (no absolute path, no
+    ``..``, no symlink that leads out); anything else is one :class:`DatasetError` naming the card's field."""
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise DatasetError(card_path, f"field {field!r} = {name!r} is not a file of the model folder (a card "
+                                      "names files only inside its folder)")
+    path = folder / rel
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise DatasetError(path, f"{field} leads outside the model folder {folder} (a symlink?)")
+    return path
 
 
 def apex_policy(data: dict[str, Any]) -> dict[str, str]:

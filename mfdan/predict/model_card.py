@@ -8,6 +8,7 @@ the model as ``magnet.pt``), of the cache and of the magnified frames it was tra
 the same recipe for reference. :func:`load_final` checks all of it before anything is predicted."""
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from mfdan.core.params import from_dict
 from mfdan.magnify.magnet import MagNet, load_magnet
 from mfdan.magnify.magnification import MagnifyConfig
 from mfdan.model.registry import ARCHITECTURES, build, config_from_dict, input_size
-from mfdan.predict.card_file import MAGNET, WEIGHTS, apex_policy, read_card
+from mfdan.predict.card_file import MAGNET, WEIGHTS, apex_policy, member, read_card
 from mfdan.preprocess.alignment import AlignConfig
 from mfdan.preprocess.optical_flow import FlowConfig
 
@@ -69,13 +70,14 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
         raise DatasetError(card_path, f"{sizes} are smaller than the {arch} model's input_size {size}")
     if arch == "htnet" and align.output_size != flow.output_size:
         raise DatasetError(card_path, f"{sizes}: HTNet's landmark regions need one size for both")
-    weights = folder / card.get("files", {}).get("weights", WEIGHTS)
+    weights = member(folder, card_path, card.get("files", {}).get("weights") or WEIGHTS, "files.weights")
     if not weights.is_file():
         raise DatasetError(weights, "model weights missing from the model folder")
     model = build(model_cfg)
     if not isinstance(model, torch.nn.Module):  # hand-crafted: plain arrays, read without pickle
         model.load(weights)
-        return FinalModel(folder=folder, card=card, classes=classes, model=model, magnet=_magnet(folder, card, magnify, device),
+        return FinalModel(folder=folder, card=card, classes=classes, model=model,
+                          magnet=_magnet(folder, card_path, card, magnify, device),
                           model_cfg=model_cfg, align=align, flow=flow, magnify=magnify, apex_policy=apex)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -84,18 +86,22 @@ def load_final(folder: str | Path, device: torch.device = torch.device("cpu")) -
         first = str(exc).strip().splitlines()
         raise DatasetError(weights, "weights do not fit the network the card describes (another class set or "
                                     f"image size?): {first[1].strip() if len(first) > 1 else first[0]}") from None
+    except pickle.UnpicklingError:  # objects beyond tensors: refused, and never unpickled to find out more
+        raise DatasetError(weights, "not a weights-only PyTorch checkpoint (it holds Python objects besides tensors, "
+                                    "which mfdan never unpickles); a train_final model.pt holds tensors only") from None
     except Exception as exc:  # noqa: BLE001 - a file torch cannot read at all
-        raise DatasetError(weights, f"not a PyTorch state_dict ({type(exc).__name__}: {exc})") from None
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DatasetError(weights, f"not a PyTorch weights file ({type(exc).__name__}: {first})") from None
     return FinalModel(folder=folder, card=card, classes=classes, model=model.to(device).eval(),
-                      magnet=_magnet(folder, card, magnify, device), model_cfg=model_cfg, align=align, flow=flow,
+                      magnet=_magnet(folder, card_path, card, magnify, device), model_cfg=model_cfg, align=align, flow=flow,
                       magnify=magnify, apex_policy=apex)
 
 
-def _magnet(folder: Path, card: dict, magnify: MagnifyConfig, device: torch.device) -> MagNet | None:
+def _magnet(folder: Path, card_path: Path, card: dict, magnify: MagnifyConfig, device: torch.device) -> MagNet | None:
     """The card's MagNet (checked against its SHA-256) when the recipe magnifies with it."""
     magnet = None
     if magnify.method == "magnet":
-        path = folder / (card.get("files", {}).get("magnet") or MAGNET)
+        path = member(folder, card_path, card.get("files", {}).get("magnet") or MAGNET, "files.magnet")
         if not path.is_file():
             raise DatasetError(path, "MagNet weights missing from the model folder (magnify.method is magnet)")
         if card.get("magnet_sha256") and sha256(path) != card["magnet_sha256"]:

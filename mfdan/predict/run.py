@@ -12,6 +12,8 @@ imports nothing heavy at its top; PyTorch and the model code are imported in :me
 """
 from __future__ import annotations
 
+import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,13 +117,41 @@ def _two_frames(a: str, b: str):
     return two_frames(a, b)
 
 
+def writable_folder(option: str, folder: Path) -> None:
+    """An output folder option checked before any work: a folder, or a path whose nearest existing parent is a
+    folder this process may write in (it is created when the first file is written)."""
+    if folder.exists():
+        if not folder.is_dir():
+            raise UsageError(f"{option} {folder}: exists and is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"{option} {folder}: this folder is not writable")
+        return
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {folder}: {parent} is a file, so the folder cannot be made")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {folder}: cannot be made ({parent} is not writable)")
+
+
 def plan(req: Request) -> list[Job]:
     """One job per input, in order: a video longer than ``spot.short_video`` (or any input, with ``spot``) is
-    spotted in unless ``whole`` or a frame index was given; the two-frame form is one clip."""
+    spotted in unless ``whole`` or a frame index was given; the two-frame form is one clip. Every option is
+    checked here, before any work: output folders, the frame rate, the order of onset and apex."""
     if req.spot and req.whole:
         raise UsageError("--spot and --whole exclude each other")
+    if req.fps is not None and not (math.isfinite(req.fps) and req.fps > 0):
+        raise UsageError(f"--fps {req.fps}: a frame rate is a positive number")
+    for option, folder in (("--cam", req.cam), ("--timeline", req.timeline)):
+        if folder is not None:
+            writable_folder(option, folder)
     if req.inputs:
         first, peak = _frame_index("onset", req.onset) or 0, _frame_index("apex", req.apex)
+        if first < 0 or (peak is not None and peak < 0):
+            raise UsageError("--onset / --apex: frame indices start at 0")
+        if peak is not None and peak < first:
+            raise UsageError(f"--apex {peak} comes before --onset {first}")
         if req.onset is not None or req.apex is not None:
             if req.spot:
                 raise UsageError("--spot finds onsets and apexes itself: leave out --onset / --apex")

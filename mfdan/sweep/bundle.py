@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from mfdan.sweep.driver import Log, Outcome, SweepInterrupted, by_label, drive
-from mfdan.sweep.store import INFO, Store
+from mfdan.sweep.store import INFO, Store, task_folders
 from mfdan.sweep.tasks import Task, code_digest, environment, package_root, run_task, task_key
 
 FORMAT = 1
@@ -152,7 +152,7 @@ def run(folder: Path, store_root: Path, *, workers: int = 1, budget_s: float | N
         tasks = [Task(t["arm"], t["seed"], t["fold"], t["params"], t["cache"], t["magnified"],
                       task_key(training=t["training"], fold=t["fold"], data=t["data"], env=envs[t["device"]]),
                       envs[t["device"]], t.get("weights", False), t["data"], files) for t in bundle["tasks"]]
-        store = Store(store_root)
+        store = Store(store_root, report=log)  # a damaged stored task: named, moved aside, trained again
         unique = {t.key: t for t in tasks}
         todo = [t for t in unique.values() if not store.has(t.key, weights=t.weights)]
         log(f"bundle: {len(unique)} task(s), {len(unique) - len(todo)} already in {store_root}, {len(todo)} to train "
@@ -212,18 +212,20 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
 def merge(src: Path, dst: Path) -> tuple[int, int]:
     """Copy the finished tasks of store ``src`` into store ``dst`` (each written whole, as the client writes
-    its own); tasks ``dst`` has are left as they are. Returns (copied, already there)."""
+    its own); tasks ``dst`` has are left as they are. Both sides are verified (:mod:`mfdan.sweep.store`): a
+    damaged task of ``src`` is named, moved aside there and not copied; a damaged one of ``dst`` is named, moved
+    aside and replaced by ``src``'s. Returns (copied, already there)."""
     src_store, dst_store = Store(Path(src)), Store(Path(dst))
     copied = kept = 0
-    for info_path in sorted(Path(src).glob(f"tasks/*/*/{INFO}")):
-        key = info_path.parent.name
+    for folder in task_folders(Path(src)):
+        key = folder.name
         info = src_store.get(key)
         if info is None:
             continue
         if dst_store.get(key) is not None:
             kept += 1
             continue
-        dst_store.put(info, {p.name: p.read_bytes() for p in sorted(info_path.parent.iterdir()) if p.name != INFO})
+        dst_store.put(info, {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != INFO})
         copied += 1
     return copied, kept
 

@@ -64,6 +64,8 @@ def cluster_options(kind: str, path: Path | None) -> tuple[dict[str, Any], int]:
     naming the file), and the number of jobs to start."""
     if kind not in KINDS:
         raise ValueError(f"--cluster {kind}: one of {', '.join(KINDS)}")
+    if path is not None and not Path(path).is_file():
+        raise ValueError(f"{path}: --cluster-config file not found")
     raw = load_yaml(path) if path is not None else {}
     cls = jobqueue_class(kind)
     accepted = _accepted(cls)
@@ -83,10 +85,38 @@ def cluster_options(kind: str, path: Path | None) -> tuple[dict[str, Any], int]:
     for need in ("cores", "memory"):
         if need not in opts:
             raise ValueError(f"{path or '--cluster-config'}: a {kind} cluster needs `{need}` (per job)")
+    from dask.utils import parse_bytes
+
+    try:
+        parse_bytes(str(opts["memory"]))
+    except (ValueError, TypeError):
+        raise ValueError(f"{path}: memory: {opts['memory']!r} is not an amount of memory (16GB, 4000MiB ...)") from None
+    if not isinstance(opts["cores"], int) or isinstance(opts["cores"], bool) or opts["cores"] < 1:
+        raise ValueError(f"{path}: cores: expected a whole number >= 1, got {opts['cores']!r}")
     opts.setdefault("processes", 1)
     # the scheduler runs in the client; its web port must not clash with another's on a shared login node
     opts["scheduler_options"] = {"dashboard_address": ":0", **opts.get("scheduler_options", {})}
     return opts, jobs
+
+
+def check_scheduler(address: str, timeout_s: float = 5.0) -> None:
+    """A ``--scheduler`` address checked before any work (sets are built first otherwise, minutes on a new
+    clone): ``tcp://HOST:PORT`` (or ``tls://``), and something listening there within ``timeout_s``."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise ValueError(f"--scheduler {address}: not a Dask scheduler address (tcp://HOST:PORT)")
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ValueError(f"--scheduler {address}: nothing answers there within {timeout_s:g} s ({exc}); is "
+                         "`dask scheduler` running?") from None
 
 
 def job_script(kind: str, path: Path | None) -> str:

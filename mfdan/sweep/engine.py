@@ -10,7 +10,8 @@ the rest run on Dask, then every complete (arm, seed) scored and tabled.
    a task whose worker died on another worker; a task that raises is logged with its error and submitted once
    more; after a second failure it is reported (by task key) and the others go on.
 6. The client stores each result as it arrives (:mod:`mfdan.sweep.store`); Ctrl-C cancels what is left and
-   keeps what is stored.
+   keeps what is stored. A stored task is verified before reuse (its files' recorded SHA-256): a damaged one is
+   named, moved to ``<store>/damaged/`` and trained again.
 7. ``runs/<name>/sweep.json`` and ``table.md``: mean ± sd over seeds, per seed, paired differences
    (:mod:`mfdan.sweep.table`); ``runs/<name>/sweep.log``: the plain progress lines.
 
@@ -281,6 +282,7 @@ def run_sweep(cfg: SweepConfig, *, log: Log | None = None) -> dict:
     run_dir = store.run_folder(cfg.name or source_label)
     log = log or Log()
     log.attach(run_dir / "sweep.log")
+    store.report = log  # a damaged task (moved aside, retrained) is a line of the sweep's log
     try:
         p = plan(cfg, log)
         log(f"{p.source.label}: {len(p.arms)} arm(s) × {len(p.seeds)} seed(s) × "

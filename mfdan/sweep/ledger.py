@@ -6,6 +6,10 @@ finished fold, and so that anyone can rebuild the table from the folds it was co
 arm, seed, fold, seconds, parameters, the environment the key was computed for) and its ``predictions.csv`` and
 ``meta.json``; never the weights, and ``curve.csv`` only when asked (a 3000-epoch recipe's curve is 100 kB a
 fold). Lines are sorted by key and gzipped with a fixed timestamp: the same results give the same bytes.
+Each task is verified first (:mod:`mfdan.sweep.store`): a damaged one is reported, moved aside and left out.
+A line's ``task.sha256`` is the SHA-256 of each file's text as the line carries it; ``load`` checks it (a line
+whose files were edited is refused; lines written before it are loaded unchecked) and the store records the
+hashes of what it writes.
 
 ``load`` puts into a store the tasks it lacks. A task is found again only by its key, and the key holds the
 code digest, the caches' hashes and the environment, processor included (:mod:`mfdan.sweep.tasks`): a sweep on
@@ -25,7 +29,7 @@ from typing import Any
 
 from mfdan.core.errors import DatasetError
 from mfdan.core.files import write_bytes
-from mfdan.sweep.store import INFO, Store
+from mfdan.sweep.store import HASHES, INFO, Store, sha256, task_folders
 
 #: what a ledger line carries besides task.json (``curve.csv`` too with ``curves=True``)
 FILES = ("predictions.csv", "meta.json")
@@ -57,9 +61,12 @@ def export(store: Store, path: Path, *, curves: bool = False) -> int:
     """Write ``store``'s tasks to ``path`` (``.jsonl.gz``); returns how many."""
     names = (*FILES, CURVE) if curves else FILES
     lines = []
-    for folder in tasks(store):
-        info = json.loads((folder / INFO).read_text())
+    for folder in task_folders(store.root):
+        info = store.get(folder.name)  # verified: a damaged task is reported, moved aside and not exported
+        if info is None:
+            continue
         files = {n: (folder / n).read_text() for n in names if (folder / n).is_file()}
+        info[HASHES] = {n: sha256(t.encode()) for n, t in files.items()}  # of the text the line carries
         lines.append(json.dumps({"task": info, "files": files}, sort_keys=True))
     data = ("\n".join(lines) + "\n").encode() if lines else b""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +97,13 @@ def read(path: Path) -> list[dict[str, Any]]:
             problem = "has no predictions.csv"
         elif set(files) - {*FILES, CURVE} or not all(isinstance(v, str) for v in files.values()):
             problem = f"holds files other than {[*FILES, CURVE]} as text: {sorted(files)}"
+        elif HASHES in info and not (isinstance(info[HASHES], dict) and set(info[HASHES]) == set(files)):
+            problem = f"has a task whose {HASHES} does not name exactly its files {sorted(files)}"
+        else:
+            changed = [n for n, t in sorted(files.items())
+                       if HASHES in info and info[HASHES][n] != sha256(t.encode())]
+            if changed:
+                problem = f"carries {', '.join(changed)} changed since it was exported (its {HASHES} differs)"
         if problem:
             raise LedgerError(path, f"line {n} {problem}")
         entries.append(entry)

@@ -11,8 +11,10 @@ Layout (as the release, and as the MEGC 2020 baseline's and SOFTNet's loaders re
 
 The frame folder of a row is the subject folder's folder starting ``<n>_<code>``. Placeholders, as those
 loaders treat them: an offset of 0 means the expression ends at its apex (offset = apex), an apex of 0 or
-outside the interval is the middle frame. A zero-length or reversed interval, or one past the video's last
-frame, is an error naming the row.
+outside the interval is the middle frame. A zero-length or reversed interval, one past the video's last
+frame, or one a row has already coded (same recording, onset and offset), is an error naming the row(s); a
+subject or recording folder that no row names is an error naming the folder (as the clip readers'
+:func:`mfdan.data.readers.common.check_folders`).
 """
 from __future__ import annotations
 
@@ -23,13 +25,15 @@ from mfdan.core.errors import DatasetError
 from mfdan.data.long_protocols import RELEASE_FPS, THREE_CLASS_LONG
 from mfdan.data.long_readers.common import coded_interval, frame_root, recording_frames
 from mfdan.data.long_records import LongVideo
-from mfdan.data.readers.common import find_sheet
+from mfdan.data.readers.common import FirstRows, check_folders, find_sheet
 from mfdan.data.sheets import parse_frame, sheet_cells
 
 NAME = "casme_sq"
 SHEET_GLOBS = ("CAS(ME)^2code_final*.xlsx", "CAS(ME)2code_final*.xlsx", "*code_final*.xlsx")
 FRAME_DIRS = ("rawpic", "", "CAS(ME)^2/rawpic")
 FRAME_RE = re.compile(r"^img(\d+)\.\w+$")
+SUBJECT_DIR_RE = re.compile(r"^s\d+$")
+ANY_DIR_RE = re.compile(r"")
 TYPES = {"micro-expression": "micro", "macro-expression": "macro"}
 
 
@@ -51,6 +55,7 @@ def read(root: str | Path, *, notes: list[str] | None = None, fps: float | None 
         raise DatasetError(sheet, "its 'naming rule1' and 'naming rule2' worksheets (subject folders, video codes) "
                                   "are missing or empty")
     videos: dict[Path, dict] = {}
+    seen = FirstRows()
     for row, cells in sheet_cells(sheet, 0):
         if len(cells) < 8 or not cells[0].isdigit():
             continue  # a title row
@@ -84,12 +89,18 @@ def read(root: str | Path, *, notes: list[str] | None = None, fps: float | None 
             offset = apex
             if notes is not None:
                 notes.append(f"{sheet.name} row {row}: offset 0 read as the apex, frame {apex}")
+        seen.check_row(sheet, row, (folder.name, onset, offset),
+                       f"interval {onset}..{offset} of recording {subjects[participant]}/{folder.name}")
         v["iv"].append(coded_interval(sheet, row, onset, apex, offset, v["first"], len(v["frames"]), kind=kind,
                                       label=THREE_CLASS_LONG[NAME][emotion] if kind == "micro" else None,
                                       video=folder))
         v["em"].append(emotion)
     if not videos:
         raise DatasetError(sheet, "no coded intervals in its first worksheet")
+    check_folders(frames_at, SUBJECT_DIR_RE, {v["subject"] for v in videos.values()}, sheet)
+    for subject in sorted({v["subject"] for v in videos.values()}):
+        check_folders(frames_at / subject, ANY_DIR_RE, {f.name for f in videos if f.parent.name == subject}, sheet,
+                      "recording folder")
     return [LongVideo(dataset=NAME, subject=v["subject"], video=folder.name, frames=v["frames"],
                       fps=fps or RELEASE_FPS[NAME], intervals=tuple(v["iv"]), emotions=tuple(v["em"]))
             for folder, v in videos.items()]

@@ -12,7 +12,8 @@ The long-video sheet has no emotion; as MEAN's loader (genbing99/MEAN_Spot-then-
 the Estimated Emotion of the same Filename in the SAMM micro-expression sheet when that is in ``ROOT``.
 Placeholders: an offset of 0 means the expression ends at its apex, an apex of −1 or outside the interval is
 the middle frame, and a Macro row with onset 0 is left out (SOFTNet's and MEAN's "extremely long"
-movements), each listed in ``notes``.
+movements), each listed in ``notes``. A row repeating a recording's onset and offset is an error naming both
+rows; a recording folder that no row names is an error naming the folder (as the clip readers').
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from mfdan.core.errors import DatasetError
 from mfdan.data.long_protocols import RELEASE_FPS, THREE_CLASS_LONG
 from mfdan.data.long_readers.common import coded_interval, frame_root, recording_frames
 from mfdan.data.long_records import LongVideo
-from mfdan.data.readers.common import clip_folder_name, find_sheet
+from mfdan.data.readers.common import FirstRows, check_folders, clip_folder_name, find_sheet
 from mfdan.data.sheets import parse_frame, read_sheet
 
 NAME = "samm_lv"
@@ -31,6 +32,7 @@ SHEET_GLOBS = ("SAMM_LongVideos*.xlsx", "SAMM_LongVideos*.csv")
 MICRO_SHEET_GLOBS = ("SAMM_Micro_FACS_Codes*.xlsx",)
 FRAME_DIRS = ("SAMM_longvideos", "SAMM_longvideos/SAMM_longvideos", "")
 FRAME_RE = re.compile(r"^\d+_\d+_(\d+)\.\w+$")
+RECORDING_DIR_RE = re.compile(r"^\d{3}_\d+$")
 COLUMNS = {"subject": ("Subject",), "filename": ("Filename",), "onset": ("Onset",), "apex": ("Apex",),
            "offset": ("Offset",), "type": ("Type",)}
 
@@ -65,9 +67,12 @@ def read(root: str | Path, *, notes: list[str] | None = None, fps: float | None 
     frames_at = frame_root(root, FRAME_DIRS, r"\d{3}_\d+", "recording folders <subject>_<n>")
     emotions = _emotions(root)
     videos: dict[str, dict] = {}
+    named: set[str] = set()  # recordings the sheet names, those whose every row is left out too
+    seen = FirstRows()
     for row, c in read_sheet(sheet, COLUMNS):
         name = clip_folder_name(sheet, row, c["filename"])
         video = name.rsplit("_", 1)[0] if name.count("_") >= 2 else name
+        named.add(video)
         kind = "macro" if c["type"].strip().lower().startswith("macro") else (
             "micro" if c["type"].strip().lower().startswith("micro") else None)
         if kind is None:
@@ -91,6 +96,7 @@ def read(root: str | Path, *, notes: list[str] | None = None, fps: float | None 
             videos[video] = {"subject": video.split("_")[0], "frames": frames, "first": first, "iv": [], "em": [],
                              "folder": folder}
         v = videos[video]
+        seen.check_row(sheet, row, (video, onset, offset), f"interval {onset}..{offset} of recording {video}")
         emotion = emotions.get(name, "") if kind == "micro" else ""
         label = THREE_CLASS_LONG[NAME].get(emotion) if emotion else None
         v["iv"].append(coded_interval(sheet, row, onset, apex, offset, v["first"], len(v["frames"]), kind=kind,
@@ -98,5 +104,6 @@ def read(root: str | Path, *, notes: list[str] | None = None, fps: float | None 
         v["em"].append(emotion)
     if not videos:
         raise DatasetError(sheet, "no coded intervals")
+    check_folders(frames_at, RECORDING_DIR_RE, named, sheet, "recording folder")
     return [LongVideo(dataset=NAME, subject=v["subject"], video=video, frames=v["frames"], fps=fps or RELEASE_FPS[NAME],
                       intervals=tuple(v["iv"]), emotions=tuple(v["em"])) for video, v in videos.items()]

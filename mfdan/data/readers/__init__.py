@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mfdan.core.errors import DatasetError
 from mfdan.data.readers import casme, casme2, casme3, mmew, samm, smic
+from mfdan.data.readers.common import check_frame_files
 from mfdan.data.protocols import DATASETS
 from mfdan.data.records import Sample
 
@@ -32,9 +33,6 @@ def read_dataset(name: str, root: str | Path, *, notes: list[dict] | None = None
 
 
 def check_inside(samples: list[Sample], root: Path) -> None:
-    """Every frame path must resolve inside the dataset folder (no ``..`` or absolute escapes from a sheet)."""
-    base = root.resolve()
-    for s in samples:
-        for p in s.frames:
-            if not p.resolve().is_relative_to(base):
-                raise DatasetError(p, f"frame of {s.sample_id} resolves outside the dataset folder {root}")
+    """Every frame must be a regular file resolving inside the dataset folder (no ``..`` or absolute escapes
+    from a sheet, no symlink out): :func:`mfdan.data.readers.common.check_frame_files`, the long readers' rule too."""
+    check_frame_files(((s.sample_id, s.frames) for s in samples), root)

@@ -1,8 +1,10 @@
 """Helpers shared by the native dataset readers: sheets and frame folders to samples, frame discovery."""
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+import stat
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,11 +80,50 @@ def find_frame_root(root: Path, subdirs: tuple[str, ...], subject_re: re.Pattern
     raise DatasetError(root, f"no subject folders found (looked in {[str(root / s) for s in subdirs]})")
 
 
+def check_folders(parent: Path, name_re: re.Pattern[str], known: set[str], sheet: Path,
+                  what: str = "subject folder") -> None:
+    """Every folder of ``parent`` whose name matches ``name_re`` must be in ``known`` (the folders the sheet
+    names): one without a single row in the sheet means sheet and frames do not belong together. The rule of
+    every reader, clip and long-video alike; ``what`` names the folder in the error."""
+    for p in sorted(parent.iterdir()):
+        if p.is_dir() and name_re.match(p.name) and p.name not in known:
+            raise DatasetError(p, f"{what} has no row in the annotation sheet {sheet.name}")
+
+
 def check_subject_folders(frame_root: Path, subject_re: re.Pattern[str], known: set[str], sheet: Path) -> None:
     """A subject folder without a single row in the sheet means sheet and frames do not belong together."""
-    for p in sorted(frame_root.iterdir()):
-        if p.is_dir() and subject_re.match(p.name) and p.name not in known:
-            raise DatasetError(p, f"subject folder has no row in the annotation sheet {sheet.name}")
+    check_folders(frame_root, subject_re, known, sheet, "subject folder")
+
+
+def check_frame_files(items: Iterable[tuple[str, Sequence[Path]]], root: Path) -> None:
+    """Every frame of every ``(owner, frames)`` item must be a regular file resolving inside the dataset folder
+    ``root``: no ``..`` or absolute escape from a sheet, no symlink (of the file or a folder above it) pointing
+    out, no folder or device in a frame's place. The rule of every reader, clip and long-video alike
+    (:func:`mfdan.data.readers.read_dataset`, :func:`mfdan.data.long_readers.read_long`); ``owner`` (a sample
+    or recording) is named in the error. Each frame's folder is resolved once, each file is ``lstat``-ed: a
+    plain file in a folder inside ``root`` is inside it; only a symlinked frame is resolved itself."""
+    base = root.resolve()
+    inside: dict[Path, bool] = {}
+    for owner, frames in items:
+        for p in frames:
+            p = Path(p)
+            parent = p.parent
+            ok = inside.get(parent)
+            if ok is None:
+                ok = inside[parent] = parent.resolve().is_relative_to(base)
+            try:
+                mode = os.lstat(p).st_mode
+            except OSError:
+                raise DatasetError(p, f"frame of {owner} not found") from None
+            if stat.S_ISLNK(mode):
+                target = p.resolve()
+                ok = ok and target.is_relative_to(base)
+                if ok and not target.is_file():
+                    raise DatasetError(p, f"frame of {owner} is a symlink to {target}, which is not a regular file")
+            if not ok:
+                raise DatasetError(p, f"frame of {owner} resolves outside the dataset folder {root}")
+            if not stat.S_ISLNK(mode) and not stat.S_ISREG(mode):
+                raise DatasetError(p, f"frame of {owner} is not a regular file")
 
 
 def apex_index(sheet: Path, row: int, onset: int, apex: int | None, offset: int) -> int | None:
@@ -153,11 +194,17 @@ class FirstRows:
         self._first: dict[Hashable, tuple[Path, int]] = {}
 
     def check(self, r: CodedRow, key: Hashable, what: str) -> None:
+        self.check_row(r.sheet, r.row, key, what)
+
+    def check_row(self, sheet: Path, row: int, key: Hashable, what: str) -> None:
+        """Row ``row`` of ``sheet`` codes ``key`` (``what`` describes it): an error naming both rows if an
+        earlier row did. The rule of every reader, clip (a clip) and long-video (a recording's interval)."""
         if key in self._first:
-            sheet, row = self._first[key]
-            first = f"rows {row} and" if sheet == r.sheet else f"row {row} of {sheet.name} and row"
-            raise DatasetError(r.sheet, f"{first} {r.row} both describe {what}", row=r.row)
-        self._first[key] = (r.sheet, r.row)
+            first_sheet, first_row = self._first[key]
+            first = (f"rows {first_row} and" if first_sheet == sheet
+                     else f"row {first_row} of {first_sheet.name} and row")
+            raise DatasetError(sheet, f"{first} {row} both describe {what}", row=row)
+        self._first[key] = (sheet, row)
 
 
 def coded_sample(dataset: str, r: CodedRow, sample_id: str, clip_dir: Path, index: dict[int, Path], *,
