@@ -17,6 +17,7 @@ from mfdan.magnify.magnification import MagnifyConfig
 from mfdan.model.network import MFDAN, MFDANConfig
 from mfdan.core.errors import DatasetError
 from mfdan.predict.inputs import clip_folder, natural_key, video
+from mfdan.spotting.video_frames import video_stream
 from mfdan.predict.card_file import CARD
 from mfdan.predict.model_card import load_final
 from mfdan.train.model_folder import write_model_dir
@@ -344,3 +345,36 @@ def test_a_card_from_before_the_flow_feature_norm_loads_as_the_earlier_head(tmp_
     (old / CARD).write_text(json.dumps(card))
     fm = load_final(old)
     assert fm.model.config.flow_feature_norm is False and not hasattr(fm.model.flow_norm, "weight")
+
+
+@pytest.mark.parametrize("fourcc,suffix", [("MJPG", ".avi"), ("mp4v", ".mp4")])
+def test_a_video_is_what_decodes(model_dir, clip_dir, tmp_path, fourcc, suffix):
+    """Videos in two codecs/containers OpenCV writes: whole, they are answered with no note; cut short (its header
+    still declaring every frame) the frames that decode are the clip, answered, the note on stderr and in the
+    JSON line; nothing decodable (a text file named like a video, an empty file) is one error naming it."""
+    frames = [cv2.imread(str(p)) for p in sorted(clip_dir.iterdir(), key=lambda p: natural_key(p.name))]
+    path = tmp_path / f"clip{suffix}"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25, frames[0].shape[1::-1])
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    res = invoke("--model", model_dir, path, "--whole", "--json")
+    assert res.exit_code == 0 and "notes" not in json.loads(res.stdout) and res.stderr == "", res.output
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.7)])
+    res = invoke("--model", model_dir, cut, "--whole", "--json")
+    try:
+        decoded = sum(1 for _ in video_stream(cut))
+    except DatasetError:  # MP4 keeps its index (moov) at the end: cut, nothing of it decodes
+        decoded = 0
+    if decoded == 0:
+        assert res.exit_code == 1 and str(cut) in res.stderr
+    else:
+        assert decoded < len(frames) and res.exit_code == 0, res.output
+        rec = json.loads(res.stdout)
+        assert rec["label"] and len(rec["notes"]) == 1 and str(cut) in rec["notes"][0]
+        assert f"{decoded} frames decode" in rec["notes"][0] and rec["notes"][0] in res.stderr
+    for name, data in (("text.mp4", b"not a video"), ("empty.avi", b"")):
+        (tmp_path / name).write_bytes(data)
+        res = invoke("--model", model_dir, tmp_path / name, "--whole")
+        assert res.exit_code == 1 and str(tmp_path / name) in res.stderr

@@ -110,15 +110,22 @@ def test_bad_sheets_name_the_file_and_row(long_root, tmp_path, layout, edit, mes
 
 
 def test_truncated_and_unreadable_videos(long_root, tmp_path):
+    """What decodes is the recording: a file cut in half yields the frames before the cut, with a note naming it
+    and both counts; a file of which nothing decodes (not a video, empty) is one error naming it."""
     files = frame_files(long_root / "samm_lv" / "SAMM_longvideos" / "006_1")
     video = encode_video(files, tmp_path / "rec.avi", 30)
-    assert sum(1 for _ in video_stream(video)) == len(files)
+    notes: list[str] = []
+    assert sum(1 for _ in video_stream(video, notes=notes)) == len(files) and notes == []
     cut = tmp_path / "cut.avi"
     cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
-    bad = tmp_path / "bad.avi"
+    n = sum(1 for _ in video_stream(cut, notes=notes))
+    assert 0 < n < len(files)
+    assert len(notes) == 1 and str(cut) in notes[0] and f"{n} frames decode" in notes[0] and str(len(files)) in notes[0]
+    bad, empty = tmp_path / "bad.mp4", tmp_path / "empty.avi"
     bad.write_bytes(b"not a video at all")
-    for path in (cut, bad):
-        with pytest.raises(DatasetError, match="truncated|cannot open|decodes no frame") as err:
+    empty.write_bytes(b"")
+    for path in (bad, empty):
+        with pytest.raises(DatasetError, match="cannot open|decodes no frame") as err:
             list(video_stream(path))
         assert str(path) in str(err.value)
 

@@ -37,6 +37,7 @@ class Clip:
     apex: int | None
     names: dict[int, str]           #: per frame read: its file, or ``<video>:<index>``
     kind: str = "clip"              #: ``frames`` (two files), ``clip`` (a folder) or ``video``
+    notes: tuple[str, ...] = ()     #: what the user should know about how it was read (a miscounted header)
 
 
 def natural_key(name: str) -> list:
@@ -99,12 +100,14 @@ def video(path: str | Path, onset: int = 0, apex: int | None = None) -> Clip:
     a given apex nothing after the later of onset and apex is read."""
     path = Path(path)
     _check_order(path, onset, apex)
-    frames, n = decode(path, lambda i: _used(i, onset, apex), stop=None if apex is None else max(onset, apex) + 1)
+    notes: list[str] = []
+    frames, n = decode(path, lambda i: _used(i, onset, apex), stop=None if apex is None else max(onset, apex) + 1,
+                       notes=notes)
     if n == 0:
         raise DatasetError(path, "OpenCV decodes no frame from this video (unreadable, damaged or not a video)")
     _check_range(path, n, onset, apex)
     return Clip(source=str(path), frames=frames, onset=onset, apex=apex,
-                names={i: f"{path}:{i}" for i in frames}, kind="video")
+                names={i: f"{path}:{i}" for i in frames}, kind="video", notes=tuple(notes))
 
 
 def read_input(path: str | Path, onset: int = 0, apex: int | None = None) -> Clip:

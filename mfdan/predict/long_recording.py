@@ -38,6 +38,7 @@ class Spotted:
     threshold: float = float("nan")
     face: np.ndarray | None = None
     unrecognised: int = 0
+    notes: list[str] = field(default_factory=list)  #: how the recording was read (a miscounted header)
 
 
 def frame_files(folder: Path) -> list[Path]:
@@ -49,6 +50,7 @@ def spot_recording(fm, path: str | Path, cfg: SpotConfig, *, fps: float | None =
                    device: torch.device = torch.device("cpu")) -> Spotted:
     """Spot, then recognise, every micro-expression of a video file or a folder of frames."""
     path = Path(path)
+    notes: list[str] = []
     if path.is_dir():
         files = frame_files(path)
         if len(files) < 3:
@@ -56,14 +58,14 @@ def spot_recording(fm, path: str | Path, cfg: SpotConfig, *, fps: float | None =
         rate, stream, source = fps or 30.0, files_stream(files), files
     else:
         rate = fps or video_info(path)[1] or 30.0
-        stream, source = video_stream(path), path
-    feats = compute_features(track(stream, cfg), None, rate, cfg)  # one pass; a truncated video raises at its end
+        stream, source = video_stream(path, notes=notes), path
+    feats = compute_features(track(stream, cfg), None, rate, cfg)  # one pass over what decodes
     n = feats.n
     proposals = feature_difference.spot(feats, cfg)
     curve = feature_difference.curves(feats)["micro"]
     macro = [iv for iv in proposals if iv.kind == "macro"]
     out = Spotted(source=str(path), fps=rate, n=n, curve=curve, face=feats.face, macro=macro,
-                  threshold=threshold(masked(curve, macro if cfg.mask_macro else []), cfg.p_micro))
+                  threshold=threshold(masked(curve, macro if cfg.mask_macro else []), cfg.p_micro), notes=notes)
     micro = [iv for iv in proposals if iv.kind == "micro" and iv.apex != iv.onset]
     raw = read_frames(source, {i for iv in micro for i in (iv.onset, iv.apex)})
     for iv in micro:

@@ -48,6 +48,7 @@ class Prediction:
     onset_frame: np.ndarray | None = None  #: the aligned onset, for the magnification panel
     #: (α, magnified apex) at the evaluation factor (what the model read), the largest training factor and 1
     magnified: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    notes: tuple[str, ...] = ()            #: how the input was read (a video's miscounted header)
 
     def record(self, timings: bool = False) -> dict:
         """The JSON line: ``{"input", "label", "probabilities", "onset", "apex"}`` (+ ``seconds``)."""
@@ -120,7 +121,7 @@ def classify(fm: FinalModel, prep: Prepared, *, cam: bool = False,
                       probabilities={c: float(p) for c, p in zip(fm.classes, probs)},
                       onset=prep.onset, apex=prep.apex, apex_source=prep.apex_source, seconds=seconds,
                       apex_frame=prep.apex_img, heat=heat, onset_frame=prep.onset_img,
-                      magnified=magnified if cam else [])
+                      magnified=magnified if cam else [], notes=prep.notes)
 
 
 def write_cam(folder: Path, name: str, p: Prediction) -> None:

@@ -36,6 +36,7 @@ class Prepared:
     flow: np.ndarray                 #: (3, S, S) float32: u, v, strain as the flow stage stores them
     landmarks: np.ndarray | None = None  #: dlib's 68 points on the aligned onset (LANDMARK_ARCHS only)
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()      #: the clip's (a video's miscounted header)
 
 
 def prepare_clip(clip: Clip, *, align: AlignConfig, flow: FlowConfig, apex_policy: dict[str, str], align_as: str,
@@ -80,7 +81,8 @@ def prepare_clip(clip: Clip, *, align: AlignConfig, flow: FlowConfig, apex_polic
         return clip.names[i] if clip.kind == "frames" else i
 
     return Prepared(input=clip.source, onset=where(clip.onset), apex=where(apex), apex_source=source,
-                    onset_img=onset_img, apex_img=apex_img, flow=uvs, landmarks=points, seconds=seconds)
+                    onset_img=onset_img, apex_img=apex_img, flow=uvs, landmarks=points, seconds=seconds,
+                    notes=clip.notes)
 
 
 @dataclass(frozen=True)

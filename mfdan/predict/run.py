@@ -59,20 +59,24 @@ class Answer:
     offset: Optional[int] = None
     times_s: Optional[tuple[float, float, float]] = None   #: onset, apex, offset in seconds (``interval``)
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  #: how its input was read (a video's miscounted header)
 
     def record(self, timings: bool = False) -> dict[str, Any]:
         """The JSON line. A clip: ``{"input", "label", "probabilities", "onset", "apex"}`` (+ ``seconds``); a
         spotted interval: ``{"input", "onset", "apex", "offset", "onset_s", "apex_s", "offset_s", "label",
-        "probabilities"}``."""
+        "probabilities"}``; either with ``"notes"`` when its input was read with something to say."""
         if self.apex_source == "interval":
             assert self.times_s is not None
-            return {"input": self.input, "onset": self.onset, "apex": self.apex, "offset": self.offset,
-                    **dict(zip(("onset_s", "apex_s", "offset_s"), self.times_s)), "label": self.label,
-                    "probabilities": self.probabilities}
-        out = {"input": self.input, "label": self.label, "probabilities": self.probabilities,
-               "onset": self.onset, "apex": self.apex}
-        if timings:
-            out["seconds"] = {k: round(v, 4) for k, v in self.seconds.items()}
+            out = {"input": self.input, "onset": self.onset, "apex": self.apex, "offset": self.offset,
+                   **dict(zip(("onset_s", "apex_s", "offset_s"), self.times_s)), "label": self.label,
+                   "probabilities": self.probabilities}
+        else:
+            out = {"input": self.input, "label": self.label, "probabilities": self.probabilities,
+                   "onset": self.onset, "apex": self.apex}
+            if timings:
+                out["seconds"] = {k: round(v, 4) for k, v in self.seconds.items()}
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 
@@ -250,7 +254,8 @@ class PredictionRun:
                 if job.spot is not None:
                     yield self._spotted(job.spot)
                 else:
-                    yield Outcome(job.source, answers=[self._clip(job, prepared)])
+                    answer = self._clip(job, prepared)
+                    yield Outcome(job.source, answers=[answer], notes=list(answer.notes))
             except DatasetError as exc:
                 yield Outcome(job.source, error=str(exc))
 
@@ -276,7 +281,7 @@ class PredictionRun:
 
             write_cam(self.req.cam, cam_name(job.source, self._taken), p)
         return Answer(input=p.input, label=p.label, probabilities=p.probabilities, onset=p.onset, apex=p.apex,
-                      apex_source=p.apex_source, seconds=seconds)
+                      apex_source=p.apex_source, seconds=seconds, notes=list(p.notes))
 
     def _spotted(self, path: Path) -> Outcome:
         """A long recording: spot, recognise each micro-expression, and draw its timeline on request."""
@@ -286,12 +291,13 @@ class PredictionRun:
 
         req = self.req
         res = spot_recording(self.fm, path, SpotConfig(), fps=req.fps, cam=req.cam is not None, device=self.device)
-        out = Outcome(str(path))
+        out = Outcome(str(path), notes=list(res.notes))
         s = lambda i: round(i / res.fps, 4)  # noqa: E731
         for iv, p in res.answers:
             out.answers.append(Answer(input=str(path), label=p.label, probabilities=p.probabilities, onset=iv.onset,
                                       apex=iv.apex, offset=iv.offset, apex_source="interval",
-                                      times_s=(s(iv.onset), s(iv.apex), s(iv.offset)), seconds=p.seconds))
+                                      times_s=(s(iv.onset), s(iv.apex), s(iv.offset)), seconds=p.seconds,
+                                      notes=list(res.notes)))
             if req.cam is not None:
                 write_cam(req.cam, cam_name(f"{path.stem}_{iv.onset}", self._taken), p)
         if not res.answers:

@@ -1,9 +1,12 @@
 """A long recording as a stream of frames: ``(index, H×W×3 uint8 RGB)``, one at a time.
 
 Two sources: a video file OpenCV decodes (:func:`video_stream`) and an ordered list of frame files
-(:func:`files_stream`, a dataset's frame folder). Neither holds the recording in memory. :func:`frame_count`
-and :func:`fps_of` read the header. A video whose header declares more frames than OpenCV decodes is
-truncated and is an error naming the file, as is one OpenCV cannot open.
+(:func:`files_stream`, a dataset's frame folder). Neither holds the recording in memory. :func:`video_info`
+reads the header. **What decodes is the recording**: containers estimate their frame count (duration × rate,
+edit lists, variable frame rate), so a header that declares more or fewer frames than OpenCV decodes is a note
+(:func:`count_note`), never a refusal; decoding that stops early (a damaged file) keeps the frames before it,
+with a note saying where it stopped. A file OpenCV cannot open, or of which no frame decodes, is an error
+naming it.
 """
 from __future__ import annotations
 
@@ -16,9 +19,17 @@ import numpy as np
 from mfdan.core.errors import DatasetError
 from mfdan.data.images import read_image
 
-#: frames a header may over-declare before the video counts as truncated (containers estimate the count from
-#: the duration, one or two frames off)
-COUNT_SLACK = 2
+
+
+def count_note(path: str | Path, declared: int, decoded: int) -> str | None:
+    """What to say when a video's header and its decoded frames disagree (None when they agree or the header says
+    nothing)."""
+    if not declared or declared == decoded:
+        return None
+    if decoded < declared:
+        return (f"{path}: {decoded} frames decode where its header declares {declared} (a miscounted header, or "
+                f"a damaged file that stops there): frames 0-{decoded - 1} are the recording")
+    return f"{path}: {decoded} frames decode where its header declares {declared} (a miscounted header): all are used"
 
 
 def _rgb(bgr: np.ndarray) -> np.ndarray:
@@ -55,8 +66,10 @@ def is_long(path: Path, short_video: float) -> bool:
     return n > max(1.0, short_video * (fps or 30.0))
 
 
-def video_stream(path: str | Path, *, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Every frame of a video file (up to frame ``stop``, excluded), decoded in order."""
+def video_stream(path: str | Path, *, stop: int | None = None,
+                 notes: list[str] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Every frame of a video file that decodes (up to frame ``stop``, excluded), in order; read to its end, a
+    header that miscounts them is said in ``notes`` (:func:`count_note`)."""
     path = Path(path)
     cap = open_video(path)
     declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -72,8 +85,9 @@ def video_stream(path: str | Path, *, stop: int | None = None) -> Iterator[tuple
         cap.release()
     if n == 0:
         raise DatasetError(path, "OpenCV decodes no frame from this video (unreadable, damaged or not a video)")
-    if stop is None and declared and n < declared - COUNT_SLACK:
-        raise DatasetError(path, f"truncated: its header declares {declared} frames, OpenCV decodes {n}")
+    note = count_note(path, declared, n) if stop is None else None
+    if note and notes is not None:
+        notes.append(note)
 
 
 def files_stream(files: Sequence[Path], *, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -88,12 +102,14 @@ def files_stream(files: Sequence[Path], *, stop: int | None = None) -> Iterator[
         yield i, img
 
 
-def decode(path: str | Path, wanted: Callable[[int], bool], *, stop: int | None = None
-           ) -> tuple[dict[int, np.ndarray], int]:
+def decode(path: str | Path, wanted: Callable[[int], bool], *, stop: int | None = None,
+           notes: list[str] | None = None) -> tuple[dict[int, np.ndarray], int]:
     """The frames ``n`` (< ``stop``; to the end when None) of a video file for which ``wanted(n)``, decoded (RGB);
-    the others only grabbed. Returns them and how many frames were seen."""
+    the others only grabbed. Returns them and how many frames were seen; read to its end, a header that
+    miscounts them is said in ``notes``."""
     out: dict[int, np.ndarray] = {}
     cap = open_video(path)
+    declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     n = 0
     try:
         while stop is None or n < stop:
@@ -107,6 +123,9 @@ def decode(path: str | Path, wanted: Callable[[int], bool], *, stop: int | None 
             n += 1
     finally:
         cap.release()
+    note = count_note(path, declared, n) if stop is None and n else None
+    if note and notes is not None:
+        notes.append(note)
     return out, n
 
 
