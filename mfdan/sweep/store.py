@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from mfdan.core.files import sha256 as file_sha256
 from mfdan.core.files import written_folder
 
 INFO = "task.json"
@@ -45,14 +46,6 @@ _COLUMNS = ("dataset", "label", "pred")
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -139,7 +132,7 @@ def check_task(folder: Path, key: str | None = None) -> tuple[dict[str, Any] | N
             if not path.is_file() or path.is_symlink():
                 return None, Damage(folder, name, "is not a regular file")
             try:
-                got = _file_sha256(path)
+                got = file_sha256(path)
             except OSError as exc:
                 return None, Damage(folder, name, f"cannot be read ({exc})")
             if got != hashes[name]:
