@@ -259,6 +259,9 @@ def main() -> None:
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--protocols", default="loso,hde")
     ap.add_argument("--workers", type=int, default=None, help="embedded cluster's workers (mfdan sweep --workers)")
+    ap.add_argument("--engine", default="auto", choices=("auto", "per-fold", "batched"),
+                    help="mfdan sweep --engine (the committed tables: per-fold)")
+    ap.add_argument("--group-size", type=int, default=0, help="mfdan sweep --group-size")
     ap.add_argument("--scheduler", default=None, help="a running Dask scheduler (mfdan sweep --scheduler)")
     ap.add_argument("--store", type=Path, default=REPO / "sweeps")
     ap.add_argument("--archs", default="ststnet,off_apexnet,dual_inception,sssnet,htnet,bi_woof", help="comma-separated subset (MFDAN always included)")
@@ -293,6 +296,7 @@ def main() -> None:
     if unknown:
         ap.error(f"--seeds-for: unknown architectures {sorted(unknown)}")
     sweep = {"workers": args.workers, "scheduler": args.scheduler, "store": args.store, "export": args.export,
+             "engine": args.engine, "group_size": args.group_size,
              "env": args.env}
     stem = title = Path(args.set).stem
     if args.env:  # trained elsewhere: the device in the files' names and the tables' titles

@@ -356,6 +356,13 @@ def sweep(
                                                 "trained (merged into --store), training nothing.")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Train nothing: check every task of --store against its "
                                          "recorded SHA-256 and format; one line per damaged task, exit 1 if any.")] = False,
+    engine: Annotated[str, typer.Option(help="batched: each worker trains a group of one arm's folds and seeds side "
+                                        "by side as one model (torch.func); per-fold: one fold at a time, the bytes "
+                                        "train@<fold> writes; auto: batched on CUDA workers, per-fold on CPUs "
+                                        "(docs/sweeps.md). The two engines' results are keyed apart.")] = "auto",
+    group_size: Annotated[int, typer.Option(help="--engine batched: tasks per group; 0 = as many as give every "
+                                            "worker a group, at most 64, within half a worker's memory (needed "
+                                            "with --export and --env: the layout is in the keys).")] = 0,
 ) -> None:
     """Arms × training seeds × folds as independent tasks on Dask, each fold trained as `train@<fold>` trains it
     (byte for byte, at the same train.threads), reused from --store when nothing it depends on changed, then
@@ -365,6 +372,7 @@ def sweep(
     from mfdan.sweep.arms import comparison_arms
     from mfdan.sweep.engine import SweepConfig, run_sweep
     from mfdan.sweep.table import markdown
+    from mfdan.sweep.groups import ENGINES
 
     if verify:  # the store checked, nothing trained (docs/sweeps.md)
         from mfdan.sweep.store import verify_store
@@ -376,6 +384,12 @@ def sweep(
         return
     if export is not None and env is not None:
         raise UsageError("--export and --env exclude each other")
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if group_size and engine == "per-fold":
+        raise UsageError("--group-size is --engine batched's")
+    if group_size < 0:
+        raise UsageError("--group-size: 0 (automatic) or more")
     if scheduler and cluster:
         raise UsageError("--scheduler and --cluster: give one (a running scheduler, or a cluster to start)")
     if scheduler and export is None and env is None:  # checked before the sets are built (minutes)
@@ -390,7 +404,8 @@ def sweep(
         raise UsageError("give --arm NAME[:key=value,...] (repeatable) or --compare")
     cfg = SweepConfig(set=set_, arms=specs, seeds=seeds, folds=[f for f in folds.split(",") if f] if folds else None,
                       store=store, name=name, threads=threads, weights=weights, workers=workers,
-                      scheduler=scheduler, cluster=cluster, cluster_config=cluster_config, export=export, env=env)
+                      scheduler=scheduler, cluster=cluster, cluster_config=cluster_config, export=export, env=env,
+                      engine=engine, group_size=group_size)
     result = run_sweep(cfg)  # Ctrl-C: SweepInterrupted, an Interrupted (exit status 130, finished folds kept)
     if export is not None:
         typer.echo(json.dumps(result, indent=1) if as_json else

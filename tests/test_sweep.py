@@ -361,9 +361,10 @@ def env_for(repo: Path) -> dict:
     return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo))
 
 
-def sweep_cmd(*extra: str, store: Path) -> list[str]:
+def sweep_cmd(*extra: str, store: Path, engine: str = "per-fold") -> list[str]:
+    """The tiny sweep; the per-fold engine unless ``engine`` says otherwise (its bytes are train@'s)."""
     return [str(BIN / "mfdan"), "sweep", "--set", "tiny.yaml", "--arm", "base:", "--arm", "self_only",
-            "--seeds", "0-1", "--store", str(store), "--json", *extra]
+            "--seeds", "0-1", "--store", str(store), "--json", "--engine", engine, *extra]
 
 
 def run(cmd: list, repo: Path, **kw) -> subprocess.CompletedProcess:
@@ -764,3 +765,40 @@ def test_a_bundle_trains_without_dvc_or_dask_the_bytes_the_sweep_trains(tiny):
     bad = bundle_run(store=tmp / "fresh")
     assert bad.returncode == 2 and str(cache.resolve()) in bad.stderr and "damaged" in bad.stderr
     assert not (tmp / "fresh").exists()
+
+
+@pytest.mark.slow
+def test_the_batched_engine_through_a_sweep_and_a_bundle(tiny):
+    """--engine batched: each arm's folds and seeds packed into groups (two workers: groups of two), every
+    member stored under a key of its own that names the engine and its group (apart from the per-fold
+    results), the engine recorded in task.json and meta.json; the same command reuses them all; a bundle
+    exported with the same layout trains the same bytes in spawned processes; --export without --group-size
+    is refused."""
+    repo, tmp, per_fold, _ = tiny
+    res = run(sweep_cmd("--workers", "2", store=tmp / "batched", engine="batched"), repo)
+    batched = json.loads(res.stdout)
+    assert "groups of up to 2 task(s)" in res.stderr and "8 to train (4 job(s), engine batched)" in res.stderr
+    assert set(batched["results"]) == {"base", "self_only"} and set(batched["results"]["base"]) == {"0", "1"}
+    assert set(batched["tasks"]) == set(per_fold["tasks"])
+    for label, folder in batched["tasks"].items():
+        assert Path(folder).name != Path(per_fold["tasks"][label]).name, label  # keyed apart
+        info = json.loads((Path(folder) / "task.json").read_text())
+        assert info["engine"]["name"] == "batched" and len(info["engine"]["group"]) == 2, label
+        meta = json.loads((Path(folder) / "meta.json").read_text())
+        assert meta["engine"]["group"] == info["engine"]["group"] and meta["train"]["seed"] == info["seed"]
+    again = run(sweep_cmd("--workers", "2", store=tmp / "batched", engine="batched"), repo)
+    assert "8 task(s) already in" in again.stderr and "0 to train" in again.stderr
+    assert json.loads(again.stdout)["results"] == batched["results"]
+
+    refused = subprocess.run(sweep_cmd("--export", str(tmp / "b2"), store=tmp / "batched", engine="batched"),
+                             cwd=repo, env=env_for(repo), capture_output=True, text=True)
+    assert refused.returncode == 2 and "--group-size" in refused.stderr
+    run(sweep_cmd("--export", str(tmp / "b2"), "--group-size", "2", store=tmp / "batched", engine="batched"), repo)
+    done = subprocess.run([BIN / "python", "-m", "mfdan.sweep.bundle", "run", str(tmp / "b2"), "--store",
+                           str(tmp / "there2")], cwd=repo, env=env_for(repo), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["done"] == 8
+    for label, folder in batched["tasks"].items():
+        mine = Store(tmp / "there2").folder(Path(folder).name)
+        assert {p.name: p.read_bytes() for p in mine.iterdir() if p.name != "task.json"} == \
+            {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.name != "task.json"}, label

@@ -119,7 +119,22 @@ def region_centres(landmarks: torch.Tensor, frame: int, size: int, region: int) 
 
 def regions_image(flow: torch.Tensor, centres: torch.Tensor, region: int) -> torch.Tensor:
     """(B, C, S, S) map, (B, 4, 2) centres -> (B, C, 2·region, 2·region): top row left eye | left lip, bottom row
-    right eye | right lip."""
+    right eye | right lip. One gather (no per-sample loop or host copy of the centres), so the fold-batched
+    engine can ``vmap`` it; :func:`regions_image_loop` is the crop-by-crop reference the tests compare it with."""
+    b, c, _, size = flow.shape
+    offsets = torch.arange(region, device=flow.device) - region // 2                 # (region,)
+    xs = centres[..., 0, None] + offsets                                             # (B, 4, region)
+    ys = centres[..., 1, None] + offsets                                             # (B, 4, region)
+    # per region and pixel (row i, column j): the flat index ys[i]·S + xs[j] into the S×S map
+    flat = (ys[..., :, None] * size + xs[..., None, :]).reshape(b, 1, 4 * region * region)
+    crops = flow.reshape(b, c, size * size).gather(2, flat.expand(b, c, -1))         # (B, C, 4·region²)
+    crops = crops.reshape(b, c, 2, 2, region, region)                                # (B, C, row, column, r, r)
+    # regions in order left eye, left lip, right eye, right lip: row = side (left, right), column = eye | lip
+    return crops.permute(0, 1, 2, 4, 3, 5).reshape(b, c, 2 * region, 2 * region)
+
+
+def regions_image_loop(flow: torch.Tensor, centres: torch.Tensor, region: int) -> torch.Tensor:
+    """The reference of :func:`regions_image`: each crop sliced out and concatenated, sample by sample."""
     half = region // 2
     rows = []
     for b in range(flow.shape[0]):

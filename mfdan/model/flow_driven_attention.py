@@ -45,22 +45,34 @@ NORM_EPS = 1e-12  # as F.normalize
 
 
 class _ScaledUnit(torch.autograd.Function):
-    """y = c · x / max(‖x‖, ε) along the last axis, c one scale per head (axis 1)."""
+    """y = c · x / max(‖x‖, ε) along the last axis, c one scale per head (axis 1).
+
+    Written in the form ``torch.func`` transforms accept (``forward`` without ``ctx``, :meth:`setup_context`,
+    ``generate_vmap_rule``), so the fold-batched engine can ``vmap`` MFDAN (:mod:`mfdan.train.batched`). The
+    forward also returns the reciprocal norm r and where the norm was not clamped, which the backward reads;
+    :func:`scaled_unit` hands on y alone."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+    def forward(x: torch.Tensor, scale: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)  # (B·nW, heads, N, 1)
         unclamped = norm > NORM_EPS
-        r = norm.clamp_min_(NORM_EPS).reciprocal_()
+        r = norm.clamp_min(NORM_EPS).reciprocal()
         if scale is not None:
-            r.mul_(scale.view(1, -1, 1, 1))
+            r = r * scale.view(1, -1, 1, 1)
         r = r.to(x.dtype)  # autocast may compute the norm in float32; keep x's dtype
-        y = x * r
-        ctx.save_for_backward(y, r, unclamped, scale)
-        return y
+        return x * r, r, unclamped
 
     @staticmethod
-    def backward(ctx, dy: torch.Tensor):
+    def setup_context(ctx, inputs, output) -> None:
+        _, scale = inputs
+        y, r, unclamped = output
+        ctx.mark_non_differentiable(r, unclamped)
+        ctx.save_for_backward(y, r, unclamped, scale)
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor, _dr: torch.Tensor | None, _du: torch.Tensor | None):
         # With u = x/‖x‖ and y = c·u: dx = (c/‖x‖)(dy − y⟨dy, y⟩/c²) and dc = Σ⟨dy, y⟩/c. Where ‖x‖ < ε the
         # norm is the constant ε, so dx = (c/ε)·dy there.
         y, r, unclamped, scale = ctx.saved_tensors
@@ -68,15 +80,15 @@ class _ScaledUnit(torch.autograd.Function):
         dscale = None
         if scale is not None and ctx.needs_input_grad[1]:
             dscale = s.sum(dim=(0, 2, 3)) / scale
-        coef = s.mul_(unclamped)
+        coef = s * unclamped
         if scale is not None:
-            coef.div_(scale.view(1, -1, 1, 1).square())
+            coef = coef / scale.view(1, -1, 1, 1).square()
         return dy.addcmul(y, coef, value=-1).mul_(r), dscale
 
 
 def scaled_unit(x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
     """``F.normalize(x, dim=-1) * scale.view(1, -1, 1, 1)`` for x of (B·nW, heads, N, d), with a cheaper backward."""
-    return _ScaledUnit.apply(x, scale)
+    return _ScaledUnit.apply(x, scale)[0]
 
 
 class FlowDrivenWindowAttention(nn.Module):

@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from mfdan.sweep.driver import Log, Outcome, SweepInterrupted, by_label, drive
+from mfdan.sweep.groups import todo_jobs
 from mfdan.sweep.store import INFO, Store, task_folders
-from mfdan.sweep.tasks import Task, code_digest, environment, package_root, run_task, task_key
+from mfdan.sweep.tasks import Task, TaskGroup, code_digest, environment, package_root, run_task, task_key
 
 FORMAT = 1
 BUNDLE = "bundle.json"
@@ -59,7 +60,8 @@ def _md5(path: Path) -> str:
 
 def _identity(task: dict[str, Any]) -> str:
     """What makes two exported tasks one (everything their key covers but the environment)."""
-    return json.dumps({k: task[k] for k in ("training", "fold", "data", "device")}, sort_keys=True, default=str)
+    return json.dumps({k: task.get(k) for k in ("training", "fold", "data", "device", "engine", "group")},
+                      sort_keys=True, default=str)
 
 
 def export(entries: list[dict[str, Any]], sources: dict[str, dict[str, Path]], folder: Path, *, code: str,
@@ -149,14 +151,19 @@ def run(folder: Path, store_root: Path, *, workers: int = 1, budget_s: float | N
     try:
         envs = {d: environment(d, files) for d in sorted({t["device"] for t in bundle["tasks"]})}
         (store_root / ENVS).write_text(json.dumps(envs, indent=1, sort_keys=True) + "\n")
-        tasks = [Task(t["arm"], t["seed"], t["fold"], t["params"], t["cache"], t["magnified"],
-                      task_key(training=t["training"], fold=t["fold"], data=t["data"], env=envs[t["device"]]),
-                      envs[t["device"]], t.get("weights", False), t["data"], files) for t in bundle["tasks"]]
+        tasks = []
+        for t in bundle["tasks"]:
+            engine, group = t.get("engine", "per-fold"), tuple(t.get("group", ()))
+            key = task_key(training=t["training"], fold=t["fold"], data=t["data"], env=envs[t["device"]],
+                           engine=engine, group=group)
+            tasks.append(Task(t["arm"], t["seed"], t["fold"], t["params"], t["cache"], t["magnified"], key,
+                              envs[t["device"]], t.get("weights", False), t["data"], files, engine, group))
         store = Store(store_root, report=log)  # a damaged stored task: named, moved aside, trained again
         unique = {t.key: t for t in tasks}
-        todo = [t for t in unique.values() if not store.has(t.key, weights=t.weights)]
-        log(f"bundle: {len(unique)} task(s), {len(unique) - len(todo)} already in {store_root}, {len(todo)} to train "
-            f"on {workers} process(es); environment: {json.dumps(envs, sort_keys=True)}")
+        todo = todo_jobs(list(unique.values()), store, any(t.weights for t in tasks))
+        n_todo = sum(len(j.members) for j in todo)
+        log(f"bundle: {len(unique)} task(s), {len(unique) - n_todo} already in {store_root}, {n_todo} to train "
+            f"({len(todo)} job(s)) on {workers} process(es); environment: {json.dumps(envs, sort_keys=True)}")
         out = Outcome()
         if todo:
             with process_pool(workers) as pool:
@@ -182,8 +189,8 @@ class PoolExecutor:
     def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
         self.pool, self.capacity = pool, workers
 
-    def submit(self, task: Task) -> Future:
-        return self.pool.submit(run_task, task)
+    def submit(self, job: Task | TaskGroup) -> Future:
+        return self.pool.submit(run_task, job)
 
     def wait(self, futures: list[Future], timeout: float) -> set[Future]:
         return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done

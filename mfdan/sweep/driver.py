@@ -10,6 +10,11 @@ retires that worker. Progress goes through :class:`Log`: a line at each finished
 seconds while none finishes. Ctrl-C cancels what is left and raises :class:`SweepInterrupted`; every stored
 result stays. Failures are keyed by task key; :func:`by_label` names them for display.
 
+A job is a :class:`~mfdan.sweep.tasks.Task` or a :class:`~mfdan.sweep.tasks.TaskGroup` (``--engine batched``):
+what a worker runs at once. Progress counts folds (a group's members); a group that raises is retried as a
+whole; a member that failed alone inside its group (its loss went non-finite) is reported, not retried (it
+would fail the same way), and its group's other members are stored.
+
 An executor is a thin adapter (:class:`Executor`): how to submit a task, wait for the first finished ones, read
 a finished one's outcome, count the running ones and cancel. This module imports no DVC, Dask or tqdm (a bundle
 run has none; :class:`Log` draws a bar only where tqdm is installed).
@@ -24,7 +29,7 @@ from typing import Any, Iterable, Protocol
 
 from mfdan.core.errors import Interrupted
 from mfdan.sweep.store import Store
-from mfdan.sweep.tasks import ForeignWorker, Task
+from mfdan.sweep.tasks import ForeignWorker, Task, TaskGroup
 
 
 class SweepInterrupted(Interrupted):
@@ -85,7 +90,7 @@ class Executor(Protocol):
     capacity: int | None      #: tasks started at once (None: all; the executor queues them itself)
     retires_workers: bool     #: a :class:`ForeignWorker` is retired and its task runs elsewhere (else: a failure)
 
-    def submit(self, task: Task) -> Any: ...
+    def submit(self, job: Task | TaskGroup) -> Any: ...
 
     def wait(self, futures: list[Any], timeout: float) -> set[Any]:
         """The finished ones among ``futures``, once one is or ``timeout`` seconds have passed (then maybe none)."""
@@ -115,30 +120,34 @@ class Outcome:
 
 
 def result_info(task: Task, out: dict[str, Any], attempts: int) -> dict[str, Any]:
-    """The ``task.json`` of a finished task (:mod:`mfdan.sweep.store`), from what ``run_task`` returned."""
-    return {"key": task.key, "arm": task.arm, "seed": task.seed, "fold": task.fold, "seconds": out["seconds"],
+    """The ``task.json`` of a finished task (:mod:`mfdan.sweep.store`), from its entry of what ``run_task``
+    returned; a batched task also records its engine, group and the group's wall time."""
+    info = {"key": task.key, "arm": task.arm, "seed": task.seed, "fold": task.fold, "seconds": out["seconds"],
             "parameters": out["parameters"], "worker": out["worker"], "env": task.env, "attempts": attempts}
+    if task.engine != "per-fold":
+        info["engine"] = {"name": task.engine, "group": list(task.group), "group_seconds": out.get("group_seconds")}
+    return info
 
 
-def by_label(failed: dict[str, str], tasks: Iterable[Task]) -> dict[str, str]:
+def by_label(failed: dict[str, str], jobs: Iterable[Task | TaskGroup]) -> dict[str, str]:
     """``failed`` (task key -> error) for display: each task's label -> its error, in the tasks' order."""
-    return {t.label: failed[t.key] for t in tasks if t.key in failed}
+    return {t.label: failed[t.key] for j in jobs for t in j.members if t.key in failed}
 
 
 def _error(exc: BaseException | None) -> str:
     return "cancelled by the scheduler" if exc is None else f"{type(exc).__name__}: {exc}"
 
 
-def drive(executor: Executor, todo: list[Task], store: Store, log: Log, *, poll_s: float = 30.0,
+def drive(executor: Executor, todo: list[Task | TaskGroup], store: Store, log: Log, *, poll_s: float = 30.0,
           budget_s: float | None = None) -> Outcome:
-    """Run ``todo`` on ``executor``, storing each result as it arrives (the module docstring). Two tasks with
-    one key are one task. Raises :class:`SweepInterrupted` on Ctrl-C."""
+    """Run ``todo`` (jobs) on ``executor``, storing each result as it arrives (the module docstring). Two jobs
+    with one key are one job. Raises :class:`SweepInterrupted` on Ctrl-C."""
     unique = list({t.key: t for t in todo}.values())  # two arms with the same params are one task
     pending = list(reversed(unique))  # popped from the end: their order; a retry is appended, so it goes next
     attempts: dict[str, int] = {}
-    futures: dict[Any, Task] = {}
+    futures: dict[Any, Task | TaskGroup] = {}
     out = Outcome()
-    name, total, done = executor.name, len(unique), 0
+    name, total, done = executor.name, sum(len(j.members) for j in unique), 0
     t0 = time.perf_counter()
 
     def start() -> None:
@@ -159,9 +168,17 @@ def drive(executor: Executor, todo: list[Task], store: Store, log: Log, *, poll_
                 task = futures.pop(fut)
                 result, exc = executor.outcome(fut)
                 if result is not None:
-                    store.put(result_info(task, result, attempts[task.key]), result["files"])
-                    out.stored += 1
-                    done += 1
+                    members = {t.key: t for t in task.members}
+                    for entry in result["results"]:
+                        member = members[entry["key"]]
+                        done += 1
+                        if "error" in entry:  # this member alone failed (its group's others are stored)
+                            log(f"task {member.label} failed: {entry['error']}")
+                            out.failed[member.key] = entry["error"]
+                            continue
+                        if not store.has(member.key, weights=member.weights):  # a group reruns whole
+                            store.put(result_info(member, entry, attempts[task.key]), entry["files"])
+                        out.stored += 1
                     continue
                 if isinstance(exc, ForeignWorker) and executor.retires_workers:
                     # not the task's fault: that worker goes, the task stays (its attempt not counted)
@@ -176,8 +193,9 @@ def drive(executor: Executor, todo: list[Task], store: Store, log: Log, *, poll_
                     pending.append(task)
                 else:
                     log(f"task {task.label} failed again: {error}")
-                    out.failed[task.key] = error
-                    done += 1
+                    for member in task.members:
+                        out.failed[member.key] = error
+                    done += len(task.members)
             start()
             now = time.perf_counter()
             if finished or now - last_line > 2 * poll_s:

@@ -5,7 +5,9 @@ the rest run on Dask, then every complete (arm, seed) scored and tabled.
 2. Each distinct preprocessing gets its caches from the pipeline's DVC stages (:mod:`mfdan.sweep.sets`).
 3. The folds: every subject of the cache (LOSO) or every dataset (``data.evaluation: hde``), or ``--folds``.
 4. The workers report their environment; each task's key is computed for it (:mod:`mfdan.sweep.tasks`).
-5. Missing tasks are submitted, seed-major (at any moment the finished seeds are complete for every arm), by
+5. With ``--engine batched`` (the default) each arm's tasks are packed into groups (:mod:`mfdan.sweep.groups`)
+   that a worker trains side by side (:mod:`mfdan.train.batched`); a group's members are keyed with its layout.
+   Missing tasks are submitted, seed-major (at any moment the finished seeds are complete for every arm), by
    :func:`mfdan.sweep.driver.drive`, the loop a bundle run uses too, through :class:`DaskExecutor`. Dask reruns
    a task whose worker died on another worker; a task that raises is logged with its error and submitted once
    more; after a second failure it is reported (by task key) and the others go on.
@@ -31,10 +33,12 @@ from typing import Any, Callable
 from mfdan.sweep import bundle
 from mfdan.sweep.arms import Arm, parse_arms, parse_seeds
 from mfdan.sweep.driver import Log, SweepInterrupted, by_label, drive
+from mfdan.sweep.groups import DEFAULT_ENGINE, auto_size, pack, resolve_engine, task_bytes, todo_jobs
 from mfdan.sweep.sets import Caches, SetSource, build_caches, digest, load_set, preprocessing
 from mfdan.sweep.store import Store
 from mfdan.sweep.table import markdown, read_predictions, score
-from mfdan.sweep.tasks import Task, code_digest, code_files, environment, run_task, task_key, training_params
+from mfdan.sweep.tasks import (Task, TaskGroup, code_digest, code_files, environment, member_id, run_task, task_key,
+                               training_params)
 
 
 @dataclass
@@ -56,6 +60,8 @@ class SweepConfig:
     repo: Path = Path(".")
     export: Path | None = None            #: write the tasks to a bundle here instead of running them
     env: Path | None = None               #: a bundle run's envs.json: tables from its results, nothing trained
+    engine: str = DEFAULT_ENGINE          #: auto | per-fold | batched (mfdan.sweep.groups.resolve_engine)
+    group_size: int = 0                   #: batched: tasks per group; 0 = automatic (mfdan.sweep.groups.auto_size)
 
 
 @dataclass
@@ -158,25 +164,104 @@ def task_entries(cfg: SweepConfig, p: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def make_tasks(cfg: SweepConfig, p: Plan, envs: dict[str, dict], files: tuple[str, ...]) -> list[Task]:
-    """Every (seed, arm, fold), seed-major, with its key for the environment of its device setting."""
+def fixed_sizes(cfg: SweepConfig, p: Plan, option: str) -> dict[str, int]:
+    """Group sizes where no worker is asked (``--export``, ``--env``): the batched engine needs ``--group-size``
+    (the same one for the export and for the tables, since the layout is in the keys)."""
+    from mfdan.core.params import Params
+    from mfdan.model.registry import architecture
+
+    if cfg.engine == "per-fold":
+        return {}
+    if not cfg.group_size:
+        raise ValueError(f"{option} with --engine batched needs --group-size N (the group layout is part of the "
+                         "task keys; give the export and the tables the same N), or --engine per-fold")
+    return {a.name: 0 if architecture(Params(p.values[a.name]).arch).kind == "handcrafted" else cfg.group_size
+            for a in p.arms}
+
+
+def worker_capacity(client, envs: dict[str, dict]) -> tuple[int, int | None]:
+    """How many workers the client has and the memory each can use (the least any has): its GPU's where the
+    workers train on CUDA (one worker per GPU), else its host's RAM shared by the workers on that host."""
+    from mfdan.sweep.tasks import worker_memory
+
+    info = client.scheduler_info()["workers"]
+    setting, env = sorted(envs.items())[0]
+    gpu = env.get("device") == "cuda"
+    per_host: dict[str, int] = {}
+    for address, w in info.items():
+        per_host[w.get("host", address)] = per_host.get(w.get("host", address), 0) + 1
+    shares = [m if gpu else m // per_host.get(info.get(a, {}).get("host", a), 1)
+              for a, m in client.run(worker_memory, setting).items() if m]
+    return max(1, len(info)), min(shares) if shares else None
+
+
+def group_sizes(cfg: SweepConfig, p: Plan, *, workers: int, memory: int | None,
+                log: Callable[[str], None]) -> dict[str, int]:
+    """Arm -> tasks per group (0: not grouped): ``--group-size``, or :func:`mfdan.sweep.groups.auto_size` for
+    ``workers`` workers of ``memory`` bytes each; the per-fold engine and hand-crafted methods: 0."""
+    from mfdan.core.params import Params
+    from mfdan.model.registry import architecture, model_config
+    from mfdan.train.loop import TrainConfig
+
+    if cfg.engine == "per-fold":
+        return {a.name: 0 for a in p.arms}
+    out = {}
+    for arm in p.arms:
+        params = Params(p.values[arm.name], source=f"arm {arm.name}")
+        if architecture(params.arch).kind == "handcrafted":
+            out[arm.name] = 0
+            continue
+        if cfg.group_size:
+            out[arm.name] = cfg.group_size
+            continue
+        import h5py
+
+        with h5py.File(p.caches[arm.name].cache, "r") as c:
+            flow = int(c["flow"].shape[-1])
+            classes = len(json.loads(c.attrs["classes"]))
+        with h5py.File(p.caches[arm.name].magnified, "r") as m:
+            frames = int(m["eval"].shape[1])
+        batch = params.section("train", TrainConfig).batch
+        per_task = task_bytes(model_config(params, num_classes=classes), batch, frames, flow)
+        out[arm.name] = auto_size(len(p.folds[arm.name]) * len(p.seeds), workers, memory, per_task)
+        log(f"arm {arm.name}: groups of up to {out[arm.name]} task(s) ({per_task / 2**20:.0f} MiB each by "
+            f"estimate; {workers} worker(s){f', {memory / 2**30:.1f} GiB each' if memory else ''})")
+    return out
+
+
+def make_tasks(cfg: SweepConfig, p: Plan, envs: dict[str, dict], files: tuple[str, ...],
+               sizes: dict[str, int] | None = None) -> list[Task]:
+    """Every (seed, arm, fold), seed-major, with its key for the environment of its device setting; with
+    ``sizes`` (arm -> group size, :func:`group_sizes`), batched tasks keyed with their group's members."""
+    entries = task_entries(cfg, p)
+    group_of: dict[int, tuple[str, ...]] = {}
+    for g in pack([e["arm"] for e in entries], sizes or {}):
+        ids = tuple(member_id(entries[i]["seed"], entries[i]["fold"]) for i in g)
+        group_of.update({i: ids for i in g})
     tasks = []
-    for e in task_entries(cfg, p):
+    for i, e in enumerate(entries):
         c, env = e["caches"], envs[e["device"]]
-        key = task_key(training=e["training"], fold=e["fold"], data=c.hashes, env=env)
+        engine, group = ("batched", group_of[i]) if i in group_of else ("per-fold", ())
+        key = task_key(training=e["training"], fold=e["fold"], data=c.hashes, env=env, engine=engine, group=group)
         tasks.append(Task(e["arm"], e["seed"], e["fold"], e["params"], str(c.cache), str(c.magnified), key, env,
-                          cfg.weights, c.hashes, files))
+                          cfg.weights, c.hashes, files, engine, group))
     return tasks
 
 
 def export_bundle(cfg: SweepConfig, p: Plan, files: tuple[str, ...], code: str) -> int:
     """``--export``: the plan's tasks and caches into the bundle folder (:mod:`mfdan.sweep.bundle`)."""
     entries, sources = [], {}
-    for e in task_entries(cfg, p):
+    planned = task_entries(cfg, p)
+    group_of: dict[int, list[str]] = {}
+    for g in pack([e["arm"] for e in planned], fixed_sizes(cfg, p, "--export")):
+        ids = [member_id(planned[i]["seed"], planned[i]["fold"]) for i in g]
+        group_of.update({i: ids for i in g})
+    for i, e in enumerate(planned):
         c = e.pop("caches")
         sources.setdefault(c.hashes[bundle.CACHE_FILES["cache"]], {})["cache"] = c.cache
         sources.setdefault(c.hashes[bundle.CACHE_FILES["magnified"]], {})["magnified"] = c.magnified
-        entries.append(e | {"data": c.hashes, "weights": cfg.weights})
+        engine = {"engine": "batched", "group": group_of[i]} if i in group_of else {}
+        entries.append(e | {"data": c.hashes, "weights": cfg.weights} | engine)
     return bundle.export(entries, sources, Path(cfg.export), code=code, files=files)
 
 
@@ -202,9 +287,10 @@ class DaskExecutor:
         self.client = client
         self.submitted = 0
 
-    def submit(self, task: Task):
+    def submit(self, job: Task | TaskGroup):
         self.submitted += 1  # a Dask key per submission: a key used before would hand back that (failed) future
-        return self.client.submit(run_task, task, key=f"fold-{task.key[:16]}-{self.submitted}", pure=False)
+        kind = "fold" if isinstance(job, Task) else "group"
+        return self.client.submit(run_task, job, key=f"{kind}-{job.key[:16]}-{self.submitted}", pure=False)
 
     def wait(self, futures: list, timeout: float) -> set:
         from distributed import wait
@@ -234,7 +320,7 @@ class DaskExecutor:
         self.client.cancel(futures)
 
 
-def execute(client, todo: list[Task], store: Store, log: Log, *, poll_s: float = 30.0) -> dict[str, str]:
+def execute(client, todo: list[Task | TaskGroup], store: Store, log: Log, *, poll_s: float = 30.0) -> dict[str, str]:
     """Steps 5–6 on ``client`` (:func:`mfdan.sweep.driver.drive`): returns failed task key -> error. A progress
     line at each finished task, and every ``2 × poll_s`` seconds while none finishes."""
     return drive(DaskExecutor(client), todo, store, log, poll_s=poll_s).failed
@@ -290,12 +376,14 @@ def run_sweep(cfg: SweepConfig, *, log: Log | None = None) -> dict:
         files = tuple(code_files(cfg.repo.resolve()))
         code = code_digest(cfg.repo.resolve(), list(files))
         if cfg.export is not None:
+            cfg = replace(cfg, engine=resolve_engine(cfg.engine, set()))  # auto: per-fold (the device is unknown)
             n = export_bundle(cfg, p, files, code)
             log(f"exported {n} new task(s) to {cfg.export} (python -m mfdan.sweep.bundle run {cfg.export} ...)")
             return {"set": p.source.label, "exported": str(cfg.export), "new_tasks": n}
         if cfg.env is not None:  # trained elsewhere: that machine's keys, nothing to train here
             envs = recorded_envs(cfg, p, code)
-            tasks = make_tasks(cfg, p, envs, files)
+            cfg = replace(cfg, engine=resolve_engine(cfg.engine, set()))  # auto: per-fold, as --export
+            tasks = make_tasks(cfg, p, envs, files, fixed_sizes(cfg, p, "--env"))
             todo = [t for t in tasks if not store.has(t.key, weights=cfg.weights)]
             if todo:
                 raise ValueError(f"{len(todo)} of {len(tasks)} task(s) (the first: {todo[0].label}) are not in "
@@ -310,9 +398,13 @@ def run_sweep(cfg: SweepConfig, *, log: Log | None = None) -> dict:
                 devices = {(v.get("train") or {}).get("device", "auto") for v in p.values.values()}
                 envs = worker_environment(client, devices, files, code, wait_s=None if cfg.cluster else 600,
                                           log=log)
-                tasks = make_tasks(cfg, p, envs, files)
-                todo = [t for t in tasks if not store.has(t.key, weights=cfg.weights)]
-                log(f"{len(tasks) - len(todo)} task(s) already in {cfg.store}, {len(todo)} to train; workers: "
+                cfg = replace(cfg, engine=resolve_engine(cfg.engine, {e["device"] for e in envs.values()}))
+                workers, memory = worker_capacity(client, envs)
+                tasks = make_tasks(cfg, p, envs, files, group_sizes(cfg, p, workers=workers, memory=memory, log=log))
+                todo = todo_jobs(tasks, store, cfg.weights)
+                n_todo = sum(len(j.members) for j in todo)
+                log(f"{len(tasks) - n_todo} task(s) already in {cfg.store}, {n_todo} to train ({len(todo)} job(s), "
+                    f"engine {cfg.engine}); workers: "
                     f"{', '.join(sorted({json.dumps(e, sort_keys=True) for e in envs.values()}))}")
                 failed = execute(client, todo, store, log) if todo else {}
         result = summarise(cfg, p, tasks, store, failed)

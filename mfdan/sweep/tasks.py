@@ -16,13 +16,19 @@ A task's key (:func:`task_key`) is a hash of everything the fold's bytes depend 
   trained MagNet to different bytes from the same data (docs/reproducibility.md), so a result from one is not
   the other's.
 
+* the engine: nothing for the per-fold engine (the keys of stores written before the batched engine stay
+  valid); for the fold-batched engine (:mod:`mfdan.train.batched`) its name and the members of the task's group,
+  in order — a group's in-network random draws are the group's, so its members' bytes depend on the layout.
+
 Which host of a cluster runs a task is not in the key beyond its processor, nor is how many workers there are,
 nor whether the weights are kept. The key is computed by the client
 for the environment its workers report, which must also be the client's own code; a worker whose environment
 differs refuses the task (:class:`ForeignWorker`) rather than store a result under a foreign key.
 
 A worker process runs one task at a time (a lock: PyTorch's seeds, thread count and deterministic flag belong
-to the process), however many threads Dask gave it.
+to the process), however many threads Dask gave it. A :class:`TaskGroup` (``--engine batched``) is one such
+task for the worker: its members, one arm's folds and seeds, trained side by side
+(:func:`mfdan.train.batched.train_group`).
 """
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +69,56 @@ class Task:
     weights: bool = False
     data: dict[str, str] = field(default_factory=dict)  # the caches' DVC hashes (what the worker's copy is of)
     files: tuple[str, ...] = ()                           # the code the key covers (:func:`code_files`)
+    engine: str = "per-fold"                              # per-fold | batched (mfdan.train.batched.ENGINES)
+    group: tuple[str, ...] = ()                           # batched: its group's members (:func:`member_id`)
 
     @property
     def label(self) -> str:
         return f"{self.arm} seed {self.seed} {self.fold}"
 
+    @property
+    def members(self) -> tuple["Task", ...]:
+        return (self,)
+
     def __repr__(self) -> str:  # what Dask's logs show of a task: its label, not its whole params
         return f"Task({self.label}, key {self.key[:12]})"
+
+
+def member_id(seed: int, fold: str) -> str:
+    """A group member as the key spells it: ``<fold>@<seed>``."""
+    return f"{fold}@{seed}"
+
+
+@dataclass(frozen=True, repr=False)
+class TaskGroup:
+    """Tasks of one arm (the same params but ``train.seed``, the same caches) trained as one by the batched
+    engine; each member keeps its own key and result."""
+
+    members: tuple[Task, ...]
+
+    def __post_init__(self) -> None:
+        first = self.members[0]
+        ids = tuple(member_id(t.seed, t.fold) for t in self.members)
+        for t in self.members:
+            if t.engine != "batched" or t.group != ids or t.arm != first.arm or t.cache != first.cache:
+                raise ValueError(f"task {t.label} does not belong to the group of {first.label}")
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256("|".join(t.key for t in self.members).encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        seeds = sorted({t.seed for t in self.members})
+        return (f"{self.members[0].arm} group of {len(self.members)} (seed{'s' if len(seeds) > 1 else ''} "
+                f"{','.join(map(str, seeds))}; {self.members[0].fold} …)")
+
+    @property
+    def weights(self) -> bool:
+        return self.members[0].weights
+
+    def __repr__(self) -> str:
+        return f"TaskGroup({self.label}, key {self.key[:12]})"
 
 
 class ForeignWorker(RuntimeError):
@@ -80,12 +129,16 @@ class ForeignWorker(RuntimeError):
         self.address = address
 
 
+#: what a batched group runs beyond the train stage's code (tests/test_batched.py checks the list is whole)
+BATCHED_CODE = ("mfdan/train/batched.py", "mfdan/train/stacked_optim.py")
+
+
 def code_files(repo: Path) -> list[str]:
     """The code a task runs, as paths relative to the project root: the ``train`` stage's code deps (files and
-    folders) in dvc.yaml, and this module."""
+    folders) in dvc.yaml, the batched engine's (:data:`BATCHED_CODE`), and this module."""
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     deps = [d for d in stages["train"]["do"]["deps"] if d.startswith(("mfdan/", "pipeline/"))]
-    return [*deps, "mfdan/sweep/tasks.py"]
+    return [*deps, *BATCHED_CODE, "mfdan/sweep/tasks.py"]
 
 
 def code_digest(root: Path, files: list[str]) -> str:
@@ -186,6 +239,22 @@ def _modules(root: Path, files: tuple[str, ...]) -> list[str]:
     return out
 
 
+def worker_memory(device: str = "auto") -> int | None:
+    """The memory of what a task group would run on here: the GPU's total on CUDA, else the machine's RAM
+    (Linux; the client shares it among the workers of this host); None where unknown."""
+    from mfdan.core.device import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        import torch
+
+        return int(torch.cuda.get_device_properties(dev).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def training_params(values: dict[str, Any], source: str) -> dict[str, Any]:
     """The training sections of ``values`` with every default filled in (validated: a bad key is an error)."""
     from mfdan.core.params import Params
@@ -196,9 +265,14 @@ def training_params(values: dict[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
-def task_key(*, training: dict[str, Any], fold: str, data: dict[str, str], env: dict[str, Any]) -> str:
-    """The key of one task (the module docstring): ``env`` carries the code digest."""
-    blob = json.dumps({"training": training, "fold": fold, "data": data, "env": env}, sort_keys=True, default=str)
+def task_key(*, training: dict[str, Any], fold: str, data: dict[str, str], env: dict[str, Any],
+             engine: str = "per-fold", group: tuple[str, ...] = ()) -> str:
+    """The key of one task (the module docstring): ``env`` carries the code digest; a batched task's key also
+    names the engine and its group's members."""
+    content: dict[str, Any] = {"training": training, "fold": fold, "data": data, "env": env}
+    if engine != "per-fold":
+        content["engine"] = {"name": engine, "group": list(group)}
+    blob = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -206,20 +280,25 @@ _DATA: dict[str, Any] = {}  # per worker process: the caches, loaded once per co
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def run_task(task: Task) -> dict[str, Any]:
-    """Train ``task``'s fold (on the worker) and return its outputs as bytes, for the client to store."""
+def run_task(job: Task | TaskGroup) -> dict[str, Any]:
+    """Train ``job`` (on the worker): one fold, or a group's folds side by side. Returns ``{"results": [...]}``,
+    one entry per member for the client to store: its key, files (bytes), seconds, parameter count and worker,
+    or its key and ``error`` where that member alone failed (a group's other members are stored)."""
     with _ONE_AT_A_TIME:
-        return _run(task)
+        return _run(job)
 
 
-def _run(task: Task) -> dict[str, Any]:
+def _run(job: Task | TaskGroup) -> dict[str, Any]:
     from mfdan.core.params import Params
-    from mfdan.model.registry import parameter_count
-    from mfdan.train.fold_data import load_data
+    from mfdan.model.registry import model_config, parameter_count
+    from mfdan.train.batched import GroupTask, train_group
     from mfdan.train.fold import train_and_write
+    from mfdan.train.fold_data import check_fold, check_sizes, load_data
+    from mfdan.train.loop import TrainConfig, write_fold
 
-    env = environment(task.params.get("train", {}).get("device", "auto"), task.files)
-    want = task.env
+    first = job.members[0]
+    env = environment(first.params.get("train", {}).get("device", "auto"), first.files)
+    want = first.env
     if env != want:
         diff = {k: (env.get(k), want.get(k)) for k in sorted(set(env) | set(want)) if env.get(k) != want.get(k)}
         try:
@@ -232,16 +311,41 @@ def _run(task: Task) -> dict[str, Any]:
                             f"environment the task keys were computed for (here, wanted): {diff}; a result "
                             "trained here would not be the keyed one. Run the workers on one kind of machine, "
                             "with the client's code, and restart them after the code changes.", address)
-    key = json.dumps(task.data, sort_keys=True) if task.data else f"{task.cache}|{task.magnified}"
+    key = json.dumps(first.data, sort_keys=True) if first.data else f"{first.cache}|{first.magnified}"
     if key not in _DATA:
         _DATA.clear()
-        _DATA[key] = load_data(Path(task.cache), Path(task.magnified))
+        _DATA[key] = load_data(Path(first.cache), Path(first.magnified))
+    data, cache = _DATA[key], Path(first.cache)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mfdan-sweep-") as tmp:
-        out = Path(tmp) / "fold"
-        result, _ = train_and_write(params=Params(task.params, source=f"arm {task.arm}"), fold=task.fold,
-                                    data=_DATA[key], cache=Path(task.cache), out=out, progress=False)
-        files = {p.name: p.read_bytes() for p in sorted(out.iterdir())
-                 if task.weights or p.name not in WEIGHT_FILES}
-    return {"key": task.key, "files": files, "seconds": time.perf_counter() - t0,
-            "parameters": parameter_count(result.model), "worker": f"{socket.gethostname()}:{os.getpid()}"}
+        if isinstance(job, Task):
+            out = Path(tmp) / "fold"
+            result, _ = train_and_write(params=Params(first.params, source=f"arm {first.arm}"), fold=first.fold,
+                                        data=data, cache=cache, out=out, progress=False)
+            return {"results": [{"key": first.key, "files": _files(out, first.weights),
+                                 "seconds": time.perf_counter() - t0, "parameters": parameter_count(result.model),
+                                 "worker": worker}]}
+        params = Params(first.params, source=f"arm {first.arm}")
+        for t in job.members:
+            check_fold(t.fold, data, cache)
+        model_cfg = model_config(params, num_classes=len(data.classes))
+        check_sizes(data, model_cfg, cache)
+        cfg = params.section("train", TrainConfig)
+        results = train_group([GroupTask(t.fold, t.seed) for t in job.members], data, model_cfg, cfg, progress=False)
+        entries = []
+        for i, (t, r) in enumerate(zip(job.members, results)):
+            if isinstance(r, Exception):
+                entries.append({"key": t.key, "error": f"{type(r).__name__}: {r}"})
+                continue
+            out = Path(tmp) / f"fold-{i}"
+            write_fold(out, r, data, model_cfg, replace(cfg, seed=t.seed),
+                       engine={"name": "batched", "group": list(t.group)})
+            entries.append({"key": t.key, "files": _files(out, t.weights), "seconds": r.seconds,
+                            "parameters": parameter_count(r.model), "worker": worker,
+                            "group_seconds": time.perf_counter() - t0})
+        return {"results": entries}
+
+
+def _files(out: Path, weights: bool) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if weights or p.name not in WEIGHT_FILES}

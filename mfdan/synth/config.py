@@ -14,6 +14,8 @@ from mfdan.data.protocols import CDE_DATASETS, DATASETS
 
 LAYOUTS = DATASETS  # one native layout per dataset
 GEOMETRIES = ("release", "compact")
+#: how each subject's clips are chosen (``SynthConfig.rows``)
+ROWS = ("round_robin", "cde")
 #: the face photos the generator can animate, all real photos that ship inside installed packages
 FACE_PHOTOS = ("astronaut", "grace_hopper")
 
@@ -25,6 +27,10 @@ class SynthConfig:
     seed: Annotated[int, NON_NEGATIVE] = 0
     subjects: Annotated[int, AtLeast(1)] = 4                      #: subjects per layout (taken from the reference sheets)
     samples_per_subject: Annotated[int, AtLeast(1)] = 6           #: clips per subject, classes taken round-robin
+    #: ``round_robin``: ``samples_per_subject`` rows per subject, classes in turn; ``cde``: the layout's subjects of the
+    #: MEGC2019 CDE list, each with every one of its CDE rows (``samples_per_subject`` unused; ``subjects`` still caps
+    #: the subjects per layout, richest first, so 68 or more takes them all: the composite's 442 clips, 68 subjects)
+    rows: str = "round_robin"
     others_per_subject: Annotated[int, NON_NEGATIVE] = 0            #: extra 'others'-labelled clips (dropped by 3-class protocols)
     max_frames: Annotated[int, AtLeast(3)] = 9                    #: frames per clip, onset..offset (real durations compressed)
     geometry: str = "release"              #: ``release``: each layout's release frame size (RELEASE_GEOMETRY); ``compact``: frame_size squares
@@ -56,6 +62,11 @@ class SynthConfig:
             raise ValueError("synth.frame_size must be at least 96 px for dlib to find the face")
         if not self.layouts or set(self.layouts) - set(LAYOUTS) or len(set(self.layouts)) != len(self.layouts):
             raise ValueError(f"synth.layouts must be distinct names of {LAYOUTS}, not {list(self.layouts)}")
+        if self.rows not in ROWS:
+            raise ValueError(f"synth.rows must be one of {ROWS}, not {self.rows!r}")
+        if self.rows == "cde" and set(self.layouts) - set(CDE_DATASETS):
+            raise ValueError(f"synth.rows: cde takes the MEGC2019 CDE list's layouts {CDE_DATASETS} only, not "
+                             f"{sorted(set(self.layouts) - set(CDE_DATASETS))}")
         if self.subjects < 1 or self.samples_per_subject < 1:
             raise ValueError("synth.subjects and synth.samples_per_subject must be positive")
 

@@ -3,7 +3,9 @@ for each clip (:class:`ClipPlan`) its frame numbers, label and the AUs it moves.
 
 Rows are taken from the public coding sheets shipped in ``mfdan/data/resources`` (SMIC-HS: the MEGC2019 list;
 MMEW and CASME, whose sheets are not public: rows invented in their naming, :func:`generated_rows`), with clip
-durations compressed to ``max_frames``.
+durations compressed to ``max_frames``. ``rows: cde`` takes the MEGC2019 composite's shape instead: the CDE list's
+subjects, each with every one of its CDE rows (the three the shipped CASME II sheet lacks are planned as SMIC-HS
+clips are, :func:`_cde_rows`).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mfdan.data.protocols import CDE_DATASETS, GROUP_3, SAMPLE_LISTS, THREE_CLASS, cde_list, reference_rows
+from mfdan.data.protocols import CDE_DATASETS, CLASSES_3, GROUP_3, SAMPLE_LISTS, THREE_CLASS, cde_list, reference_rows
 from mfdan.synth.action_units import AU_INTENSITY, AU_VARIANTS, EMOTION_AUS, OTHERS_AUS
 from mfdan.synth.config import LAYOUTS, SynthConfig, seeded_rng
 
@@ -46,6 +48,8 @@ def plan_layout(layout: str, cfg: SynthConfig) -> list[ClipPlan]:
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     by_subject = _rows_by_subject(layout, cfg)
+    if cfg.rows == "cde":
+        by_subject = _cde_rows(layout, by_subject)
     chosen = sorted(sorted(by_subject, key=lambda s: _richness(layout, s, by_subject[s]))[: cfg.subjects])
     plans: list[ClipPlan] = []
     for subject in chosen:
@@ -62,6 +66,30 @@ def _rows_by_subject(layout: str, cfg: SynthConfig) -> dict[str, list[dict[str, 
             continue  # the sheet's known errors (readers.casme3.ERRATA) are not copied into demo data
         by_subject[r["subject"]].append(r)
     return by_subject
+
+
+def _cde_rows(layout: str, by_subject: dict[str, list[dict[str, str]]]) -> dict[str, list[dict[str, str]]]:
+    """``rows: cde``: only the subjects of the MEGC2019 CDE list, each with its sheet rows (the CDE ones and its
+    'others') plus a row for each CDE sample its sheet lacks (the shipped CASME II sheet misses three), labelled
+    with the list's class and without frame numbers, so :func:`_plan_clip` draws them as it does SMIC-HS's."""
+    if layout not in CDE_DATASETS:
+        raise ValueError(f"synth.rows: cde takes the CDE list's layouts {CDE_DATASETS}, not {layout!r}")
+    listed: dict[str, list[str]] = defaultdict(list)
+    for (dataset, subject, sample) in cde_list():
+        if dataset == layout:
+            listed[subject].append(sample)
+    out: dict[str, list[dict[str, str]]] = {}
+    for subject, samples in listed.items():
+        rows = list(by_subject.get(subject, []))
+        have = {r["sample"] for r in rows}
+        for sample in samples:
+            if sample not in have:
+                label = cde_list()[(layout, subject, sample)]
+                aus = "+".join(a.removeprefix("AU") for a in EMOTION_AUS[label])
+                rows.append({"subject": subject, "sample": sample, "onset": "", "apex": "", "offset": "",
+                             "aus": aus, "emotion": label})
+        out[subject] = rows
+    return out
 
 
 def _label(layout: str, subject: str, row: dict[str, str]) -> str | None:
@@ -82,17 +110,20 @@ def _richness(layout: str, subject: str, rows: list[dict[str, str]]) -> tuple[in
 
 
 def _pick_rows(layout: str, subject: str, rows: list[dict[str, str]], cfg: SynthConfig) -> list[dict[str, str]]:
-    """The subject's clips: ``samples_per_subject`` rows round-robin over negative / positive / surprise, then
-    ``others_per_subject`` unclassed rows."""
+    """The subject's clips: ``samples_per_subject`` rows round-robin over negative / positive / surprise (``rows:
+    cde``: every row of the CDE list, in sheet order), then ``others_per_subject`` unclassed rows."""
     buckets: dict[str | None, list[dict[str, str]]] = defaultdict(list)
     for r in rows:
         buckets[_label(layout, subject, r)].append(r)
     picked: list[dict[str, str]] = []
-    queues = [list(buckets[c]) for c in ("negative", "positive", "surprise")]
-    while len(picked) < cfg.samples_per_subject and any(queues):
-        for q in queues:
-            if q and len(picked) < cfg.samples_per_subject:
-                picked.append(q.pop(0))
+    if cfg.rows == "cde":
+        picked = [r for r in rows if _label(layout, subject, r) in CLASSES_3]
+    else:
+        queues = [list(buckets[c]) for c in ("negative", "positive", "surprise")]
+        while len(picked) < cfg.samples_per_subject and any(queues):
+            for q in queues:
+                if q and len(picked) < cfg.samples_per_subject:
+                    picked.append(q.pop(0))
     picked += buckets[None][: cfg.others_per_subject]
     if layout == "casme3":  # several micro-expressions share a video folder: keep their frames apart
         picked = _apart(picked, cfg.max_frames)

@@ -142,8 +142,10 @@ def _write_casme_sheets(plans: list[ClipPlan], root: Path) -> Path:
 
 def write_manifest(layout: str, plans: list[ClipPlan], cfg: SynthConfig, root: Path) -> Path:
     """``root/synth_manifest.json``: the config (less ``workers`` and ``layouts``, which do not describe this
-    layout's data) and every clip's plan, with its confounders where it has any."""
-    config = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "layouts")}
+    layout's data, and ``rows`` at its default, so the manifests written before it existed keep their bytes) and
+    every clip's plan, with its confounders where it has any."""
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "layouts")
+              and not (k == "rows" and v == SynthConfig.rows)}
     manifest = {"layout": layout, "config": config,
                 "samples": [{k: v for k, v in asdict(p).items() if k != "motion"} | {"motion": list(p.motion)}
                             | _confounders(p, cfg) for p in plans]}

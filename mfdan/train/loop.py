@@ -33,7 +33,7 @@ from mfdan.evaluate.metrics import uf1_uar
 from mfdan.data.folds import fold_seed, held_out
 from mfdan.model.registry import arch_of, build, forward
 from mfdan.train.fold_data import FoldData
-from mfdan.train.losses import LOSSES, build_loss
+from mfdan.train.losses import LOSSES, at_least_float, build_loss
 from mfdan.train.optim import ADAMW_BETAS, ADAN_BETAS, OPTIMIZERS, build_optimizer
 from mfdan.train.sampling import balanced_sampler
 
@@ -148,7 +148,7 @@ def predict(model: torch.nn.Module, data: FoldData, idx: np.ndarray, device: tor
         b = idx[s:s + batch]
         with torch.autocast(device.type, enabled=amp):
             logits = forward(model, batch_inputs(data, b, data.eval_images[b], device, model.inputs))
-        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        out.append(torch.softmax(at_least_float(logits), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(data.classes)))
 
 
@@ -173,7 +173,7 @@ def run_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: torch.
         target = torch.from_numpy(data.labels[b]).to(device)
         with torch.autocast(device.type, enabled=amp):
             logits = forward(model, inputs)
-            loss = loss_fn(logits.float(), target)
+            loss = loss_fn(at_least_float(logits), target)
         check_finite(loss, "training loss")
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -279,9 +279,11 @@ def save_model(folder: Path, model: Any) -> str:
     return "model.npz"
 
 
-def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: Any, cfg: TrainConfig) -> dict:
+def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
+               engine: dict | None = None) -> dict:
     """``out/``: model.pt (model.npz for a hand-crafted method), predictions.csv (sample, dataset, subject, fold, label, pred, class probabilities),
-    curve.csv and meta.json (no timings: same params, same bytes). Returns the meta dict. The folder is written
+    curve.csv and meta.json (no timings: same params, same bytes; ``engine``: how a fold-batched group trained it,
+    recorded there). Returns the meta dict. The folder is written
     under a temporary name and renamed when complete: an interrupted run leaves no half-written fold."""
     assert result.model is not None and result.probs is not None
     with written_folder(out) as folder:  # renamed onto out when complete
@@ -304,5 +306,7 @@ def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: Any, cf
                 "epochs_run": len(result.curve), "epoch_used": result.epoch_used, "selection": result.selection,
                 "device": result.device, "arch": arch_of(model_cfg).name, "weights": weights,
                 "model": asdict(model_cfg), "train": asdict(cfg)}
+        if engine is not None:
+            meta["engine"] = engine
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
