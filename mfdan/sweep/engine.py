@@ -5,8 +5,9 @@ the rest run on Dask, then every complete (arm, seed) scored and tabled.
 2. Each distinct preprocessing gets its caches from the pipeline's DVC stages (:mod:`mfdan.sweep.sets`).
 3. The folds: every subject of the cache (LOSO) or every dataset (``data.evaluation: hde``), or ``--folds``.
 4. The workers report their environment; each task's key is computed for it (:mod:`mfdan.sweep.tasks`).
-5. With ``--engine batched`` (the default) each arm's tasks are packed into groups (:mod:`mfdan.sweep.groups`)
-   that a worker trains side by side (:mod:`mfdan.train.batched`); a group's members are keyed with its layout.
+5. With ``--engine batched`` (``auto``, the default, where the workers train on CUDA) each arm's tasks are
+   packed into groups (:mod:`mfdan.sweep.groups`) that a worker trains side by side (:mod:`mfdan.train.batched`);
+   a group's members are keyed with its layout.
    Missing tasks are submitted, seed-major (at any moment the finished seeds are complete for every arm), by
    :func:`mfdan.sweep.driver.drive`, the loop a bundle run uses too, through :class:`DaskExecutor`. Dask reruns
    a task whose worker died on another worker; a task that raises is logged with its error and submitted once
@@ -38,7 +39,7 @@ from mfdan.sweep.sets import Caches, SetSource, build_caches, digest, load_set, 
 from mfdan.sweep.store import Store
 from mfdan.sweep.table import markdown, read_predictions, score
 from mfdan.sweep.tasks import (Task, TaskGroup, code_digest, code_files, environment, member_id, run_task, task_key,
-                               training_params)
+                               training_params, worker_memory)
 
 
 @dataclass
@@ -182,8 +183,6 @@ def fixed_sizes(cfg: SweepConfig, p: Plan, option: str) -> dict[str, int]:
 def worker_capacity(client, envs: dict[str, dict]) -> tuple[int, int | None]:
     """How many workers the client has and the memory each can use (the least any has): its GPU's where the
     workers train on CUDA (one worker per GPU), else its host's RAM shared by the workers on that host."""
-    from mfdan.sweep.tasks import worker_memory
-
     info = client.scheduler_info()["workers"]
     setting, env = sorted(envs.items())[0]
     gpu = env.get("device") == "cuda"
