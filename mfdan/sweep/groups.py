@@ -93,18 +93,18 @@ def task_bytes(model_cfg: Any, batch: int, frames: int, flow: int, *, optimizer_
 def jobs(tasks: list[Task]) -> list[Task | TaskGroup]:
     """What the workers run: each per-fold task alone, each group's tasks (in order) as one
     :class:`~mfdan.sweep.tasks.TaskGroup`, in the order of their first task."""
-    out: list[Task | TaskGroup] = []
-    groups: dict[tuple, list[Task]] = {}
+    order: list[Task | tuple[str, tuple[str, ...]]] = []
+    members: dict[tuple[str, tuple[str, ...]], list[Task]] = {}
     for t in tasks:
         if t.engine == "per-fold":
-            out.append(t)
+            order.append(t)
             continue
         gid = (t.arm, t.group)
-        if gid not in groups:
-            groups[gid] = []
-            out.append(groups[gid])  # type: ignore[arg-type]  (replaced below)
-        groups[gid].append(t)
-    return [TaskGroup(tuple(j)) if isinstance(j, list) else j for j in out]
+        if gid not in members:
+            members[gid] = []
+            order.append(gid)
+        members[gid].append(t)
+    return [TaskGroup(tuple(members[j])) if isinstance(j, tuple) else j for j in order]
 
 
 def todo_jobs(tasks: list[Task], store: Store, weights: bool) -> list[Task | TaskGroup]:
