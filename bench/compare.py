@@ -7,8 +7,10 @@
     python bench/compare.py --set demo --seeds 0-4 --scheduler tcp://HOST:8786      # on a running Dask cluster
 
 The training is ``mfdan sweep --compare`` (:mod:`mfdan.sweep`): each architecture with its paper's recipe
-(``profiles/baseline-<arch>.yaml``; MFDAN with ``params.yaml``), the pipeline's fold recipe (fixed epochs, the
-last one kept, the held-out subject or dataset read once), every fold stored under ``--store`` (default
+(``profiles/baseline-<arch>.yaml``; MFDAN with ``params.yaml`` at 112 px, ``profiles/arm-mfdan_112.yaml``), under
+one budget rule for all (``--budget``: the recipes' own epochs; ``steps``, the same number of optimizer steps;
+``inner``, epochs chosen per fold by inner folds of its training subjects), the held-out subject or dataset read
+once, every fold stored under ``--store`` (default
 ``sweeps/``) by its key, so an interrupted comparison resumes and a rerun trains nothing. This script adds the
 presentation: ``bench/out/<set>/compare.md`` (UF1 / UAR mean ± sd and per seed, composite and per dataset; the
 paired UF1 difference against MFDAN in its own standard deviations; parameters; seconds per fold; the published
@@ -19,6 +21,7 @@ the data of the DVC plots ``dvc plots show`` draws from ``bench/results/compare_
     python bench/compare.py --set hard --seeds 0-4 --record   # the hard set (blinks, head drift and roll, ...),
                                                               # tables and plots copied into bench/results/
     python bench/compare.py --set hard --extra MFDAN-800-steps:train.epochs=50   # MFDAN at the baselines' budget
+    python bench/compare.py --set demo --budget inner --ladder   # inner selection; MFDAN before/after each fix
 
 On a machine without DVC or Dask (a borrowed GPU machine: ``bench/gpu_compare.sh``), ``--export DIR`` writes
 the comparison's tasks and caches to a bundle (:mod:`mfdan.sweep.bundle`) and trains nothing; after the bundle
@@ -40,7 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mfdan.sweep.arms import NAME, comparison_arms  # noqa: E402
+from mfdan.sweep.arms import COMPARE_BUDGETS, NAME, budget_profile, comparison_arms  # noqa: E402
 from mfdan.sweep.engine import SweepConfig, run_sweep  # noqa: E402
 
 OUT = REPO / "bench" / "out"
@@ -56,6 +59,20 @@ PUBLISHED = {"mfdan": ("0.8453 / 0.8688", "not stated"), "ststnet": ("0.7353 / 0
 
 
 ROWS: list[str] = []  #: the table's rows: ARCHS, then the --extra arms' names (main sets it)
+BUDGET = ["recipe"]   #: --budget (main sets it)
+#: --ladder: MFDAN before issue 48's fixes and after each one, one fix per rung, on the same seeds: the old MagNet,
+#: fusion and 10-epoch recipe; the shipped MagNet; the flow-feature LayerNorm; the 30-epoch recipe (the params
+#: file, 64 px); the comparison's own MFDAN row is the last rung (112 px). Under ``--budget steps|inner`` the rule
+#: sets the epochs, so the recipe rung (mfdan_fusion beside mfdan_64) is left out: :data:`LADDER_RECIPE_ONLY`.
+LADDER = ["mfdan_old:@profiles/arm-mfdan_old.yaml", "mfdan_magnet:model.flow_feature_norm=false,train.epochs=10",
+          "mfdan_fusion:train.epochs=10", "mfdan_64:"]
+LADDER_RECIPE_ONLY = {"mfdan_fusion"}
+
+
+def with_budget(spec: str) -> str:
+    """An --extra (an MFDAN variant) under --budget: MFDAN's budget profile appended to its overrides."""
+    name, _, body = spec.partition(":")
+    return f"{name}:{','.join(p for p in (body, *budget_profile(BUDGET[0], 'mfdan', REPO / 'profiles')) if p)}"
 
 
 def row_title(row: str) -> str:
@@ -87,10 +104,10 @@ def run_protocol(set_name: str, protocol: str, seeds: str, seeds_for: dict[str, 
         groups.setdefault(seeds_for.get(a, seeds), []).append(a)
     merged: dict = {"results": {}, "cost": {}, "seeds": {}, "folds": {}}
     for group_seeds, archs in groups.items():
-        specs = [s for s in comparison_arms([protocol], archs) if s.split(":")[0] in
+        specs = [s for s in comparison_arms([protocol], archs, BUDGET[0], REPO / "profiles") if s.split(":")[0] in
                  {arm_name(a, protocol) for a in archs}]
         if "mfdan" in archs:
-            specs += [extra_spec(e, protocol) for e in extras]
+            specs += [extra_spec(with_budget(e), protocol) for e in extras]
         res = run_sweep(SweepConfig(set=set_name, arms=specs, seeds=group_seeds, repo=REPO,
                                     name=f"compare-{label}-{protocol}", **sweep))
         if "new_tasks" in res:
@@ -255,7 +272,8 @@ def picture(path: Path, set_name: str, results: dict[str, dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="demo", help="demo, realface or a params file (mfdan sweep --set)")
+    ap.add_argument("--set", default="demo", help="demo, realface, hard, hard@D (difficulty D in [0, 1]) or a params "
+                                                  "file (mfdan sweep --set)")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--protocols", default="loso,hde")
     ap.add_argument("--workers", type=int, default=None, help="embedded cluster's workers (mfdan sweep --workers)")
@@ -271,6 +289,11 @@ def main() -> None:
     ap.add_argument("--extra", action="append", default=[], metavar="NAME:key=value,...",
                     help="an arm of its own row, on MFDAN's seeds, under every protocol (MFDAN with another "
                          "recipe: --extra MFDAN-800-steps:train.epochs=50)")
+    ap.add_argument("--budget", default="recipe", choices=COMPARE_BUDGETS,
+                    help="how long each method trains (mfdan sweep --compare --budget): its paper's recipe, the same "
+                         "train.steps for all, or epochs chosen by inner selection; files compare_<set>_<budget>")
+    ap.add_argument("--ladder", action="store_true",
+                    help="add MFDAN's rungs before and after each fix as rows: " + ", ".join(LADDER))
     ap.add_argument("--seeds-for", action="append", default=[], metavar="ARCH=SEEDS",
                     help="other seeds for one architecture (a costly one: --seeds-for off_apexnet=0)")
     ap.add_argument("--export", type=Path, default=None, metavar="DIR",
@@ -283,6 +306,9 @@ def main() -> None:
         ap.error("--export and --env exclude each other")
     keep = tuple(a for a in ARCHS if a == "mfdan" or a in args.archs.split(","))
     ARCHS[:] = keep
+    BUDGET[0] = args.budget
+    args.extra += [r for r in LADDER if args.budget == "recipe" or r.partition(":")[0] not in LADDER_RECIPE_ONLY
+                   ] if args.ladder else []
     names = [e.partition(":")[0] for e in args.extra]
     taken = set(TITLES) | {arm_name(a, "hde") for a in TITLES}
     bad = [e for e, n in zip(args.extra, names) if ":" not in e or not NAME.fullmatch(n) or n in taken
@@ -298,7 +324,9 @@ def main() -> None:
     sweep = {"workers": args.workers, "scheduler": args.scheduler, "store": args.store, "export": args.export,
              "engine": args.engine, "group_size": args.group_size,
              "env": args.env}
-    stem = title = Path(args.set).stem
+    stem = title = Path(args.set).stem.replace("@", "-d")   # hard@0.5: the hard set at difficulty 0.5
+    if args.budget != "recipe":
+        stem, title = f"{stem}_{args.budget}", f"{title}, budget {args.budget}"
     if args.env:  # trained elsewhere: the device in the files' names and the tables' titles
         envs = json.loads(args.env.read_text()) if args.env.is_file() else {}
         env = next(iter(envs.values()), {}) if isinstance(envs, dict) else {}

@@ -380,7 +380,7 @@ def write_report(rep: dict[str, Any], stem: Path) -> None:
              f"- set: `{rep['set']}`{subset}: "
              f"{sum(c.values())} clips ({', '.join(f'{d} {n}' for d, n in c.items())}), {rep['subjects']} subjects, "
              f"{rep['settings']}",
-             f"- workspace: a DVC workspace as `mfdan sweep` builds one (its own DVC cache), each stage run as "
+             "- workspace: a DVC workspace as `mfdan sweep` builds one (its own DVC cache), each stage run as "
              "`dvc repro -s <stage>`; seconds include DVC's bookkeeping and output hashing",
              *(f"- note: {n}" for n in rep.get("notes", [])), ""]
     lines += ["## Preprocessing, per stage (measured)", "",

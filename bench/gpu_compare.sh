@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The comparison of docs/baselines.md (bench/compare.py: every architecture with its paper's recipe, MFDAN at the
-# demo recipe and at the baselines' budget, LOSO and HDE, seeds 0-4, on the demo, real-face and hard sets) trained
+# The comparison of docs/baselines.md (bench/compare.py: every architecture under each budget rule -- inner
+# selection, the papers' recipes, equal steps --, MFDAN at 112 px with its pre-fix states as rows (--ladder), LOSO
+# and HDE, seeds 0-4, on the demo, real-face and hard sets; fold-batched where a budget allows it) trained
 # on a borrowed CUDA machine. Those machines have no network and no DVC, Dask or dlib (docs/gpu.md), so the tasks
 # travel as a bundle (mfdan/sweep/bundle.py) and the tables are made here from the results that come back.
 #
@@ -15,8 +16,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU=bench/gpu
-SETS=${SETS:-"hard realface demo"}  # the bundle runs in this order: the set that separates the methods first
-ARGS=(--seeds 0-4 --extra MFDAN-800-steps:train.epochs=50)
+SETS=${SETS:-"hard@0.5 realface demo hard"}  # the bundle runs in this order: hard@0.5 (the level fixed before scoring) first
+BUDGETS=${BUDGETS:-"inner recipe steps"}  # ... and, within a set, the budget rule the comparison leads with first
+# one arm's 12 folds x 5 seeds in one group on the GPU (inner selection is never grouped: mfdan/sweep/groups.py)
+# Table V's M1 on the fixed model, paired against it under the same budget: self-attention only, at 112 px
+ARGS=(--seeds 0-4 --ladder --extra "mfdan_self_only:@profiles/arm-mfdan_112.yaml,model.flow_driven=false"
+      --engine batched --group-size 60)
 
 case "${1:-run}" in
 prepare)
@@ -24,8 +29,10 @@ prepare)
   [[ -x "$PY" ]] || { echo "error: $PY not found; run 'make setup' first" >&2; exit 2; }
   rm -rf "$GPU/compare.tmp"
   for set in $SETS; do
-    echo "== $set: exporting its tasks (the set's caches built by DVC where they are not yet)"
-    "$PY" bench/compare.py --set "$set" "${ARGS[@]}" --export "$GPU/compare.tmp" | tail -1
+    for budget in $BUDGETS; do
+      echo "== $set, budget $budget: exporting its tasks (the set's caches built by DVC where they are not yet)"
+      "$PY" bench/compare.py --set "$set" --budget "$budget" "${ARGS[@]}" --export "$GPU/compare.tmp" | tail -1
+    done
   done
   mkdir -p "$GPU/compare-wheels.tmp"
   for pin in adan-pytorch click; do  # pure-Python wheels at this project's pins
@@ -61,9 +68,11 @@ collect)
   [[ "$(realpath "$from")" == "$(realpath -m "$GPU/store")" ]] || "$PY" -m mfdan.sweep.bundle merge "$from" --into "$GPU/store"
   mkdir -p "$GPU/store" && cp "$from/envs.json" "$GPU/store/envs.json"
   for set in $SETS; do
-    echo "== $set"
-    "$PY" bench/compare.py --set "$set" "${ARGS[@]}" --env "$GPU/store/envs.json" --record | tail -2 \
-      || echo "   (not complete yet: run again there)"
+    for budget in $BUDGETS; do
+      echo "== $set, budget $budget"
+      "$PY" bench/compare.py --set "$set" --budget "$budget" "${ARGS[@]}" --env "$GPU/store/envs.json" --record \
+        | tail -2 || echo "   (not complete yet: run again there)"
+    done
   done
   ;;
 *)

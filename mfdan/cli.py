@@ -253,6 +253,7 @@ def summary(
 ARMS = sorted(p.stem.removeprefix("arm-")
               for p in (Path(__file__).resolve().parents[1] / "profiles").glob("arm-*.yaml"))
 AlignAs = Enum("AlignAs", {name: name for name in DATASETS}, type=str)
+SpotterChoice = Enum("SpotterChoice", {name: name for name in ("auto", "softnet", "lbp")}, type=str)
 
 
 @command
@@ -270,8 +271,10 @@ def predict(
                                                    "casme2 = detect the face and crop it (any face recording); "
                                                    "samm = 420 px centre crop, resized; smic = resize (already "
                                                    "cropped faces).")] = AlignAs.casme2,
-    as_json: Annotated[bool, typer.Option("--json", help='One JSON object per input per line: {"input", "label", '
-                                                         '"probabilities", "onset", "apex"}.')] = False,
+    as_json: Annotated[bool, typer.Option("--json", help='One JSON object per answer per line: {"input", "label", '
+                                                         '"probabilities", "margin", "unsure", "onset", "apex", '
+                                                         '"trained_on"}; a spotted interval adds "offset", times '
+                                                         'and "spotter".')] = False,
     cam: Annotated[Optional[Path], typer.Option(help="Write a Grad-CAM overlay PNG per input into this folder, and "
                                                 "beside it the magnified apex (<name>_magnified.png).")] = None,
     timings: Annotated[bool, typer.Option("--timings", help="Report seconds per part: import, load and dlib (once, "
@@ -285,17 +288,36 @@ def predict(
                                                           "score, spotted intervals, classes) into this folder.")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Frame rate of a frame folder to spot in (default 30), or to "
                                                       "override a video's header.")] = None,
+    spotter: Annotated[SpotterChoice, typer.Option(help="Which spotter finds the micro-expressions of a long recording: "
+                                                        "softnet = the learned SOFTNet in --spotter-model (an error if "
+                                                        "none is saved there); lbp = the training-free LBP feature "
+                                                        "difference; auto = softnet when one is saved, else lbp.")] = SpotterChoice.auto,
+    spotter_model: Annotated[Optional[Path], typer.Option(help="The learned spotter's folder, a `train_spotter` output "
+                                                          "(default: long/models/spotter, what `dvc repro "
+                                                          "long/dvc.yaml` writes).", show_default=False)] = None,
+    min_margin: Annotated[float, typer.Option(help="An answer whose two most probable classes are closer than this "
+                                                   "(its margin) is unsure: its text row is marked so and its JSON line "
+                                                   "says \"unsure\": true; 0 flags none.")] = 0.1,
+    drop_unsure: Annotated[bool, typer.Option("--drop-unsure", help="Leave unsure answers out instead of flagging "
+                                                                    "them (each dropped one is named on stderr).")] = False,
 ) -> None:
     """Predict the micro-expression class of new recordings with a trained model (MFDAN or a baseline), through the pipeline's own
     preprocessing (alignment, TV-L1 + strain, MagNet at the evaluation factor). A video longer than 1 s is
-    spotted first, one answer per micro-expression found (docs/long.md). Inputs that fail are named on
+    spotted first, one answer per micro-expression found, each naming its spotter (docs/long.md). Every answer
+    carries its margin; a model trained on generated data is said once on stderr. Inputs that fail are named on
     stderr; the others still get answers, and the exit code is 1."""
+    # PyTorch's OpenMP threads sleep instead of spinning while they wait: with other work on the cores, spinning
+    # made each recognised answer ~12x slower (bench/predict_speed.py); read when torch loads, which is below
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from mfdan.predict.run import PredictionRun, Request  # imports nothing heavy: the preparer forks first
 
     req = Request(inputs=list(inputs or []), model_dir=model_dir, onset=onset, apex=apex, align_as=align_as.value,
-                  cam=cam, timeline=timeline, device=device, spot=spot, whole=whole, fps=fps)
+                  cam=cam, timeline=timeline, device=device, spot=spot, whole=whole, fps=fps, spotter=spotter.value,
+                  spotter_model=spotter_model, min_margin=min_margin, drop_unsure=drop_unsure)
     failed = 0
     with PredictionRun(req) as run:
+        for note in run.notes:  # once: what the models were trained on, which spotter
+            typer.echo(note, err=True)
         from mfdan.core.progress import Progress
         from mfdan.predict.render import Renderer
 
@@ -324,6 +346,7 @@ def sweep(
     set_: Annotated[str, typer.Option("--set", help="The data: demo (params.yaml), realface (params.yaml with a "
                                       "real face the generator was never tuned on), hard (two real faces with "
                                       "blinks, head drift and roll, varied AUs, weaker motion): profiles/set-NAME.yaml; "
+                                      "NAME@D: that set at difficulty D from 0 to 1 (hard@0.5); "
                                       "or the path of a file of dotted overrides of params.yaml.")] = "demo",
     arm: Annotated[Optional[list[str]], typer.Option(
         help="An arm, repeatable: NAME:key=value,... (dotted overrides, YAML values), NAME:@recipe.yaml[,key=value], "
@@ -333,6 +356,10 @@ def sweep(
                                           "protocol, each with its paper's recipe (profiles/baseline-<arch>.yaml).")] = False,
     protocols: Annotated[str, typer.Option(help="With --compare: loso, hde or loso,hde.")] = "loso,hde",
     archs: Annotated[Optional[str], typer.Option(help="With --compare: a comma-separated subset (MFDAN is always in).")] = None,
+    budget: Annotated[str, typer.Option(help="With --compare: how long each method trains: recipe (its paper's), "
+                                        "steps (train.steps optimizer steps for every method), inner (epochs "
+                                        "chosen per fold on inner folds of the training subjects only); "
+                                        "profiles/budget-NAME.yaml.")] = "recipe",
     seeds: Annotated[str, typer.Option(help="Training seeds (train.seed): 0-4, 0,2,5 ...")] = "0",
     folds: Annotated[Optional[str], typer.Option(help="Only these folds (comma-separated), for a quick run.")] = None,
     store: Annotated[Path, typer.Option(help="Where results live: tasks/ (by key), runs/<name>/ (tables, log), "
@@ -398,8 +425,11 @@ def sweep(
         clusters.cluster_options(cluster, cluster_config)
     specs = list(arm or [])
     if compare:
-        specs += comparison_arms([p for p in protocols.split(",") if p],
-                                 [a for a in archs.split(",") if a] if archs else None)
+        try:
+            specs += comparison_arms([p for p in protocols.split(",") if p],
+                                     [a for a in archs.split(",") if a] if archs else None, budget)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     if not specs:
         raise UsageError("give --arm NAME[:key=value,...] (repeatable) or --compare")
     cfg = SweepConfig(set=set_, arms=specs, seeds=seeds, folds=[f for f in folds.split(",") if f] if folds else None,

@@ -6,6 +6,7 @@ import re
 
 import yaml
 
+from mfdan.spotting.spotter_folder import SPOT_KEYS
 from tests.dvc_deps import REPO, closure, listed
 
 
@@ -32,12 +33,18 @@ STAGES = {
      "deps": deps("pipeline/long_features.py", ["${item}"]),
      "params": ["long_data"] + [f"spot.{k}" for k in FEATURE_KEYS] + [f"softnet.{k}" for k in FLOW_KEYS],
      "outs": [UNCACHED("data/features/${key}.h5")]}},
- "spot": {"cmd": "python ../pipeline/long_spot.py --params params.yaml --features data/features --out data/spots.json --curves data/curves.h5",
+ "spot": {"cmd": "python ../pipeline/long_spot.py --params params.yaml --features data/features --out data/spots.json --curves data/curves.h5 --loso data/softnet_loso.json",
           "deps": deps("pipeline/long_spot.py", ["data/features"]), "params": ["spot", "softnet"],
-          "outs": [UNCACHED("data/spots.json"), UNCACHED("data/curves.h5")]},
+          "outs": [UNCACHED("data/spots.json"), UNCACHED("data/curves.h5"), UNCACHED("data/softnet_loso.json")]},
  "recognise": {"cmd": "python ../pipeline/long_recognise.py --model ../models/final --spots data/spots.json --features data/features --out data/recognised.json",
           "deps": deps("pipeline/long_recognise.py", ["data/spots.json", "data/features", "../models/final"]),
           "outs": [UNCACHED("data/recognised.json")]},
+ # the learned spotter for `mfdan predict`: what its inputs and proposals read (SPOT_KEYS), not the training-free
+ # spotter's threshold; its LOSO reference from the spot stage's own file, which a p_micro change leaves as it is
+ "train_spotter": {"cmd": "python ../pipeline/long_train_spotter.py --params params.yaml --features data/features --loso data/softnet_loso.json --out models/spotter",
+          "deps": deps("pipeline/long_train_spotter.py", ["data/features", "data/softnet_loso.json"]),
+          "params": ["long_data.roots"] + [f"spot.{k}" for k in SPOT_KEYS] + ["softnet"],
+          "outs": [UNCACHED("models/spotter")]},
  "evaluate_spotting": {"cmd": "python ../pipeline/long_evaluate.py --params params.yaml --recognised data/recognised.json --features data/features --curves data/curves.h5 --out metrics/spotting.json --plots plots/timelines",
           "deps": deps("pipeline/long_evaluate.py", ["data/recognised.json", "data/features", "data/curves.h5"]),
           "params": ["spot.p_micro", "softnet.p"],

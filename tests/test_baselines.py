@@ -19,7 +19,8 @@ from mfdan.data.folds import fold_names, held_out
 from mfdan.model.catalogue import catalogue
 from mfdan.model.registry import ARCHITECTURES, build, check_sizes, config_class, forward, model_config, parameter_count
 from mfdan.train.fold_data import FoldData
-from mfdan.train.loop import TrainConfig, fit_fold, save_model, split_fold
+from mfdan.train.fold import fit_fold
+from mfdan.train.loop import TrainConfig, save_model, split_fold
 from tests.toys import toy_fold_data
 
 #: parameters for three classes at each paper's configuration; the source of each figure is in its module

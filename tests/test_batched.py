@@ -15,7 +15,8 @@ import torch
 
 from mfdan.model.registry import ARCHITECTURES, config_class
 from mfdan.train.batched import GroupTask, masked_batch_norm, train_group
-from mfdan.train.loop import TrainConfig, fit_fold, train_fold
+from mfdan.train.fold import fit_fold
+from mfdan.train.loop import TrainConfig, train_fold
 from mfdan.train.losses import LOSSES, build_loss, masked_loss
 from mfdan.train.optim import build_optimizer
 from mfdan.train.stacked_optim import PER_TASK_FROM, StackedOptimizer
@@ -161,6 +162,25 @@ def test_early_stopping_is_per_task(float64):
         ref = train_fold(t.fold, data, cfg, dataclasses.replace(train, seed=t.seed), progress=False)
         assert (g.epoch_used, len(g.curve), g.selection) == (ref.epoch_used, len(ref.curve), ref.selection)
         np.testing.assert_allclose(g.probs, ref.probs, rtol=1e-7, atol=1e-9)
+
+
+def test_equal_steps_per_task_in_a_group(float64):
+    """Budget steps: folds of unequal size have different steps per epoch, so a group's members run different
+    numbers of epochs, each stopping at the same step count mid-epoch, as the per-fold engine does."""
+    data = toy()
+    cfg = model_config("mfdan", 32)
+    train = TrainConfig(epochs=1, batch=4, device="cpu", threads=1, lr=3e-3, budget="steps", steps=11)
+    tasks = [GroupTask("toy_s1", 0), GroupTask("toy_s3", 1)]   # 16 and 21 training samples: 4 and 6 steps an epoch
+    got = train_group(tasks, data, cfg, train, progress=False)
+    assert [len(g.curve) for g in got] == [3, 2]
+    for t, g in zip(tasks, got):
+        ref = train_fold(t.fold, data, cfg, dataclasses.replace(train, seed=t.seed), progress=False)
+        assert (len(g.curve), g.selection) == (len(ref.curve), ref.selection)
+        np.testing.assert_allclose([r["train_loss"] for r in g.curve], [r["train_loss"] for r in ref.curve],
+                                   rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(g.probs, ref.probs, rtol=1e-7, atol=1e-9)
+    with pytest.raises(ValueError, match="per-fold engine"):
+        train_group(tasks, data, cfg, dataclasses.replace(train, budget="inner"), progress=False)
 
 
 def test_with_randomness_on_a_group_is_deterministic():

@@ -188,6 +188,15 @@ def test_named_sets_and_arms_come_from_their_files(tmp_path):
         parse_arm("self_only", base_dir=tmp_path)
     hard = load_set("hard", repo=REPO).values
     assert hard["synth"]["faces"] == ["grace_hopper", "astronaut"] and hard["model"] == Params.load(REPO / "params.yaml").values["model"]
+    # a named set at a difficulty: its confounders' strengths part of the way from params.yaml's; at 1 the set
+    assert load_set("hard@1", repo=REPO).values == hard
+    half = load_set("hard@0.5", repo=REPO)
+    assert half.label == "hard-d0.5" and half.values["synth"]["faces"] == hard["synth"]["faces"]
+    assert half.values["synth"]["amplitude"] == [0.6, 1.6] and half.values["synth"]["blink_rate"] == 0.25
+    assert half.values["synth"]["noise"] == 1.75 and half.values["synth"]["roll"] == 0.5
+    for bad in ("hard@2", "hard@x"):
+        with pytest.raises(ValueError, match="difficulty"):
+            load_set(bad, repo=REPO)
     own = tmp_path / "mine.yaml"
     own.write_text("data.protocol: samm\n")
     assert load_set(str(own), repo=REPO).values["data"]["protocol"] == "samm"

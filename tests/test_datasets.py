@@ -1,6 +1,5 @@
 """CAS(ME)³ Part A, MMEW and CASME: protocols, `mfdan validate`, the sheet anomalies each release documents, and a
 damaged copy of each (bad sheet row, duplicate row, a path leaving the root) getting one error naming the file."""
-import csv
 import json
 import shutil
 from collections import Counter

@@ -52,7 +52,7 @@ def check_predict(repo: Path, arch: str) -> None:
         r = rows[i]
         out = sh(f"python -m mfdan.cli predict --model models/final --onset {r['frames'][r['onset']]} "
                  f"--apex {r['frames'][int(apex[i])]} --align-as {r['dataset']} --json", repo)
-        got = json.loads(out.strip().splitlines()[-1])["probabilities"]
+        got = json.loads(next(x for x in reversed(out.splitlines()) if x.startswith("{")))["probabilities"]
         assert max(abs(got[c] - expected[i, k]) for k, c in enumerate(fm.classes)) < 1e-5, (arch, r["sample_id"], got)
 
 
@@ -96,6 +96,20 @@ def test_baselines_and_hde_through_dvc(tmp_path):
     assert "skipped" in (repo / "data/gradcam/SKIPPED.txt").read_text().lower()
     assert (repo / "metrics/gradcam/SKIPPED.txt").is_file()
     check_predict(repo, "bi_woof")
+
+    # inner selection through dvc exp run, under HDE: each fold's inner folds are its two training datasets; the
+    # final model's are groups of subjects (it holds nothing out)
+    sh("git checkout -q -- . && dvc checkout -q", repo)
+    exp = sh("dvc exp run -S data.evaluation=hde -S 'folds=[casme2,samm,smic]' -S train.budget=inner "
+             "-S train.inner_points=2", repo)
+    assert ran(exp) == {f"train@{d}" for d in DATASETS} | {"evaluate", "gradcam", "train_final"}, exp
+    for d in DATASETS:
+        meta = json.loads((repo / "models/folds" / d / "meta.json").read_text())
+        assert meta["inner"]["unit"] == "dataset" and sorted(sum(meta["inner"]["groups"], [])) == \
+            sorted(set(DATASETS) - {d})
+        assert meta["epochs_run"] == meta["inner"]["chosen"]["epochs"] and meta["selection"].startswith("inner")
+    card = json.loads((repo / "models/final/card.json").read_text())
+    assert card["trained_on"]["selection"].startswith("inner selection") and "subjects" in card["trained_on"]["selection"]
 
     # a fold list of the other kind is refused by evaluate, naming the fix
     sh("git checkout -q -- . && dvc checkout -q", repo)

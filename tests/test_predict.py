@@ -36,6 +36,10 @@ def small_model_cfg(num_classes: int = 3, img_size: int = SIZE) -> MFDANConfig:
                        flow_encoder_dim=8, num_classes=num_classes)
 
 
+#: what a card written today says its model was trained on (mfdan.data.provenance); "real" says nothing on stderr
+TRAINED_ON = {"source": "real", "datasets": {"casme2": {"clips": 6, "subjects": 2, "source": "real"}}}
+
+
 def make_model_dir(out: Path, *, classes=CLASSES, weights_cfg: MFDANConfig | None = None) -> Path:
     cfg = small_model_cfg(len(classes))
     torch.manual_seed(0)
@@ -45,7 +49,7 @@ def make_model_dir(out: Path, *, classes=CLASSES, weights_cfg: MFDANConfig | Non
               "flow": asdict(FlowConfig(output_size=SIZE, workers=1)),
               "magnify": asdict(MagnifyConfig(method="linear")),
               "data": {"apex": "annotated", "apex_fallback": "middle", "apex_flow": "farneback"}}
-    write_model_dir(out, model, {"classes": list(classes), "params": params}, None)
+    write_model_dir(out, model, {"classes": list(classes), "trained_on": TRAINED_ON, "params": params}, None)
     return out
 
 
@@ -74,11 +78,14 @@ def test_two_frames_json_shape(model_dir, clip_dir):
     res = invoke("--model", model_dir, "--onset", frames[0], "--apex", frames[2], "--json")
     assert res.exit_code == 0, res.output
     rec = json.loads(res.stdout.strip())
-    assert list(rec) == ["input", "label", "probabilities", "onset", "apex"]
+    assert list(rec) == ["input", "label", "probabilities", "margin", "unsure", "onset", "apex", "trained_on"]
     assert rec["input"] == str(frames[0]) and rec["onset"] == str(frames[0]) and rec["apex"] == str(frames[2])
     assert list(rec["probabilities"]) == CLASSES and rec["label"] in CLASSES
     assert sum(rec["probabilities"].values()) == pytest.approx(1, abs=1e-6)
     assert rec["label"] == max(rec["probabilities"], key=rec["probabilities"].get)
+    top = sorted(rec["probabilities"].values())
+    assert rec["margin"] == pytest.approx(top[-1] - top[-2], abs=1e-6) and rec["unsure"] == (rec["margin"] < 0.1)
+    assert rec["trained_on"] == "real"
 
 
 def test_the_library_run_gives_the_commands_answers(model_dir, clip_dir, tmp_path):
@@ -97,8 +104,10 @@ def test_the_library_run_gives_the_commands_answers(model_dir, clip_dir, tmp_pat
     answer = outcomes[0].answers[0]
     res = invoke("--model", model_dir, clip_dir, "--json")
     assert json.loads(res.stdout) == json.loads(Renderer(classes, as_json=True).lines(answer)[0])
-    text = invoke("--model", model_dir, clip_dir).stdout.splitlines()
+    text = invoke("--model", model_dir, clip_dir, "--min-margin", "0").stdout.splitlines()
     assert text[0].split()[:2] == ["input", "label"] and text[1].endswith("(apex spotted)")
+    assert text[0].split()[-4] == "margin" and float(text[1].split()[2 + len(classes)]) == pytest.approx(
+        answer.margin, abs=1e-4)
     assert text[1].split()[1] == answer.label
     with pytest.raises(UsageError, match="exclude each other"):
         PredictionRun(Request(inputs=[clip_dir], model_dir=model_dir, spot=True, whole=True))
@@ -378,3 +387,58 @@ def test_a_video_is_what_decodes(model_dir, clip_dir, tmp_path, fourcc, suffix):
         (tmp_path / name).write_bytes(data)
         res = invoke("--model", model_dir, tmp_path / name, "--whole")
         assert res.exit_code == 1 and str(tmp_path / name) in res.stderr
+
+
+def test_each_answer_carries_its_margin_and_unsure_ones_are_flagged_or_dropped(model_dir, clip_dir, tmp_path):
+    """--min-margin X flags answers whose top two probabilities are closer than X ([unsure], "unsure": true);
+    --drop-unsure leaves them out and names each on stderr (no Grad-CAM either), exit 0."""
+    rec = json.loads(invoke("--model", model_dir, clip_dir, "--json").stdout)
+    m = rec["margin"]
+    above, below = f"{m + 0.01:.6f}", f"{max(m - 0.01, 0):.6f}"
+    flagged = invoke("--model", model_dir, clip_dir, "--json", "--min-margin", above)
+    assert json.loads(flagged.stdout)["unsure"] is True
+    assert json.loads(invoke("--model", model_dir, clip_dir, "--json", "--min-margin", below).stdout)["unsure"] is False
+    row = invoke("--model", model_dir, clip_dir, "--min-margin", above).stdout.splitlines()[1]
+    assert row.endswith("[unsure]") and rec["label"] in row
+    assert not invoke("--model", model_dir, clip_dir, "--min-margin", below).stdout.splitlines()[1].endswith("[unsure]")
+    cams = tmp_path / "cams"
+    dropped = invoke("--model", model_dir, clip_dir, clip_dir, "--json", "--min-margin", above, "--drop-unsure",
+                     "--cam", cams)
+    assert dropped.exit_code == 0 and dropped.stdout.strip() == ""
+    assert dropped.stderr.count("dropped (--drop-unsure)") == 2 and f"{rec['label']} {m:.3f}" in dropped.stderr
+    assert not cams.exists() or not list(cams.glob("*.png"))
+    kept = invoke("--model", model_dir, clip_dir, "--json", "--min-margin", below, "--drop-unsure")
+    assert json.loads(kept.stdout)["label"] == rec["label"]
+    for bad in ("-0.1", "1.5", "nan"):
+        res = invoke("--model", model_dir, clip_dir, "--min-margin", bad)
+        assert res.exit_code == 2 and "--min-margin" in res.stderr
+
+
+def test_what_the_model_was_trained_on_is_said_once(model_dir, clip_dir, tmp_path, synth_root):
+    """A card from before cards recorded their data: 'unknown', said once; a model trained on generated data: one
+    line on stderr and "trained_on": "generated" in every JSON line; on real data: nothing said."""
+    card = json.loads((model_dir / CARD).read_text())
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    (old / CARD).write_text(json.dumps({k: v for k, v in card.items() if k != "trained_on"}))
+    res = invoke("--model", old, clip_dir, clip_dir, "--json")
+    assert res.exit_code == 0, res.output
+    assert res.stderr.count("does not record what the recognition model was trained on") == 1
+    assert [json.loads(line)["trained_on"] for line in res.stdout.splitlines()] == ["unknown", "unknown"]
+    gen = tmp_path / "generated"
+    shutil.copytree(model_dir, gen)
+    datasets = {"casme2": {"clips": 22, "subjects": 4, "source": "generated", "faces": ["astronaut"]},
+                "samm": {"clips": 23, "subjects": 4, "source": "generated", "faces": ["astronaut"]}}
+    (gen / CARD).write_text(json.dumps({**card, "trained_on": {"source": "generated", "datasets": datasets}}))
+    res = invoke("--model", gen, clip_dir, clip_dir, "--json")
+    lines = [line for line in res.stderr.splitlines() if "generated data" in line]
+    assert len(lines) == 1 and "45 clips of 8 subjects (casme2, samm) that mfdan's generator made from 1 face photo (astronaut)" in lines[0] and str(gen) in lines[0]
+    assert [json.loads(line)["trained_on"] for line in res.stdout.splitlines()] == ["generated", "generated"]
+    text = invoke("--model", gen, clip_dir)
+    assert "generated data" in text.stderr and "generated data" not in text.stdout
+    real = tmp_path / "real"
+    shutil.copytree(model_dir, real)
+    datasets = {k: {"clips": v["clips"], "subjects": v["subjects"], "source": "real"} for k, v in datasets.items()}
+    (real / CARD).write_text(json.dumps({**card, "trained_on": {"source": "real", "datasets": datasets}}))
+    res = invoke("--model", real, clip_dir, "--json")
+    assert res.stderr.strip() == "" and json.loads(res.stdout)["trained_on"] == "real"

@@ -186,14 +186,16 @@ def test_predict_on_a_long_video_lists_intervals(long_root, tmp_path):
     model = make_model_dir(tmp_path / "final")
     files = frame_files(long_root / "casme_sq" / "rawpic" / "s15" / "15_0101disgustingteeth")
     video = encode_video(files, tmp_path / "rec.avi", 30)
-    res = CliRunner().invoke(app, ["predict", "--model", str(model), str(video), "--json",
+    res = CliRunner().invoke(app, ["predict", "--model", str(model), str(video), "--json", "--spotter", "lbp",
                                    "--timeline", str(tmp_path / "tl"), "--cam", str(tmp_path / "cams")])
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     assert rows, res.output
     gap = [e for e in manifest(long_root, "casme_sq")["15_0101disgustingteeth"]["events"] if e["kind"] == "absent"][0]
     for r in rows:
-        assert set(r) == {"input", "onset", "apex", "offset", "onset_s", "apex_s", "offset_s", "label", "probabilities"}
+        assert set(r) == {"input", "onset", "apex", "offset", "onset_s", "apex_s", "offset_s", "spotter", "label",
+                          "probabilities", "margin", "unsure", "trained_on"}
+        assert r["spotter"] == "feature_difference"
         assert r["onset"] <= r["apex"] <= r["offset"] and r["onset_s"] == pytest.approx(r["onset"] / 30, abs=1e-3)
         assert r["onset"] > gap["offset"]                                # nothing where the face is missing
     assert (tmp_path / "tl" / "rec.png").is_file()
@@ -208,7 +210,7 @@ def test_predict_on_a_long_video_lists_intervals(long_root, tmp_path):
     for p in blank:
         cv2.imwrite(str(p), np.full((120, 120, 3), 90, np.uint8))
     empty = encode_video(blank, tmp_path / "empty.avi", 30)
-    res = CliRunner().invoke(app, ["predict", "--model", str(model), str(empty)])
+    res = CliRunner().invoke(app, ["predict", "--model", str(model), str(empty), "--spotter", "lbp"])
     assert res.exit_code == 0 and "no micro-expression spotted" in res.stderr
 
 

@@ -51,6 +51,16 @@ def test_arms_and_seeds(tmp_path):
     assert names == ["mfdan", "ststnet", "mfdan_hde", "ststnet_hde"]
     assert all(Path(REPO / s.split("@")[1].split(",")[0]).is_file()
                for s in arms_mod.comparison_arms(["loso"]) if "@" in s)
+    # the budget rules: every arm gets its budget's profile (MFDAN its own inner ceiling), read as overrides
+    for budget in arms_mod.COMPARE_BUDGETS:
+        specs = arms_mod.comparison_arms(["loso", "hde"], ["ststnet", "bi_woof"], budget, profiles=REPO / "profiles")
+        arms = {a.name: a.overrides for a in arms_mod.parse_arms(specs, base_dir=REPO)}
+        assert {a.get("train.budget", "recipe") for a in arms.values()} == {budget}
+        assert arms["mfdan"]["model.img_size"] == 112 and arms["mfdan"]["model.window"] == 7
+        assert arms["ststnet_hde"]["data.evaluation"] == "hde" and arms["ststnet"]["train.batch"] == 256
+        assert arms["mfdan"].get("train.epochs") == (50 if budget == "inner" else None)
+    with pytest.raises(ValueError, match="--budget"):
+        arms_mod.comparison_arms(["loso"], budget="longest")
 
 
 def test_task_keys_cover_what_bytes_depend_on(tmp_path):
@@ -379,6 +389,23 @@ def tasks_of(result: dict) -> dict[str, dict[str, bytes]]:
             for label, folder in result["tasks"].items()}
 
 
+def train_stage_again(repo: Path, ws: Path, out: Path, jobs: list[list]) -> None:
+    """Each job ``[arm spec, seed, fold, folder]`` trained again, one after another in one process, by the train@
+    stage's own function on the caches of the set workspace ``ws``, into ``out/<folder>``."""
+    script = (
+        "import json, sys, yaml\n"
+        "from pathlib import Path\n"
+        "from mfdan.core.params import Params, apply_overrides\n"
+        "from mfdan.sweep.arms import parse_arm\n"
+        "from mfdan.train import train_stage\n"
+        f"ws, out = Path({str(ws)!r}), Path({str(out)!r}); base = yaml.safe_load(Path('tiny.yaml').read_text())\n"
+        "for spec, seed, fold, name in json.loads(sys.argv[1]):\n"
+        "    v = apply_overrides(base, parse_arm(spec).overrides | {'train.seed': seed, 'train.threads': 1})\n"
+        "    train_stage.run(params=Params(v), fold=fold, cache=ws / 'data/cache.h5',\n"
+        "                    magnified=ws / 'data/magnified.h5', out=out / name)\n")
+    run([sys.executable, "-c", script, json.dumps(jobs)], repo)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A temporary project with a tiny params file, and a first sweep on it: two workers of an embedded
@@ -398,21 +425,9 @@ def test_local_cluster_equals_single_process_train_stage(tiny):
     assert "local: 2 worker process(es)" in log and "8 to train" in log
     assert set(result["results"]) == {"base", "self_only"} and set(result["results"]["base"]) == {"0", "1"}
     # every task again, one after another in one process, by the train@ stage's own function
-    ws = next((tmp / "local" / "sets").iterdir())
-    script = (
-        "import json, sys, yaml\n"
-        "from pathlib import Path\n"
-        "from mfdan.core.params import Params, apply_overrides\n"
-        "from mfdan.sweep.arms import parse_arm\n"
-        "from mfdan.train import train_stage\n"
-        f"ws = Path({str(ws)!r}); base = yaml.safe_load(Path('tiny.yaml').read_text())\n"
-        "for label in json.loads(sys.argv[1]):\n"
-        "    arm, _, seed, fold = label.split(' ')\n"
-        "    ov = parse_arm('self_only' if arm == 'self_only' else 'base:').overrides\n"
-        "    v = apply_overrides(base, ov | {'train.seed': int(seed), 'train.threads': 1})\n"
-        "    train_stage.run(params=Params(v), fold=fold, cache=ws / 'data/cache.h5',\n"
-        f"                    magnified=ws / 'data/magnified.h5', out=Path({str(tmp / 'single')!r}) / label)\n")
-    run([sys.executable, "-c", script, json.dumps(sorted(result["tasks"]))], repo)
+    jobs = [["self_only" if arm == "self_only" else "base:", int(seed), fold, label]
+            for label in sorted(result["tasks"]) for arm, _, seed, fold in [label.split(" ")]]
+    train_stage_again(repo, next((tmp / "local" / "sets").iterdir()), tmp / "single", jobs)
     stored = tasks_of(result)
     for label, files in stored.items():
         single = {p.name: p.read_bytes() for p in (tmp / "single" / label).iterdir()}
@@ -802,3 +817,40 @@ def test_the_batched_engine_through_a_sweep_and_a_bundle(tiny):
         mine = Store(tmp / "there2").folder(Path(folder).name)
         assert {p.name: p.read_bytes() for p in mine.iterdir() if p.name != "task.json"} == \
             {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.name != "task.json"}, label
+
+
+@pytest.mark.slow
+def test_budget_rules_through_a_sweep(tiny):
+    """train.budget through `mfdan sweep` (three subjects, so an outer fold's training subjects can be held out in
+    turn): with --engine batched, equal steps trains in a group, each member stopping at its step count; inner
+    selection is never grouped, trains per fold, records its inner folds, candidates and choice in meta.json,
+    and stores the bytes the train@ stage writes for the same params."""
+    repo, tmp, _, _ = tiny
+    three = "synth.subjects=3"
+    inner = f"inner:{three},train.budget=inner,train.inner_folds=2,train.inner_points=2"
+    steps = f"steps:{three},train.budget=steps,train.steps=3"
+    res = run([str(BIN / "mfdan"), "sweep", "--set", "tiny.yaml", "--arm", inner, "--arm", steps, "--seeds", "0",
+               "--store", str(tmp / "budget"), "--json", "--engine", "batched", "--group-size", "3",
+               "--workers", "1"], repo)
+    result = json.loads(res.stdout)
+    assert set(result["results"]) == {"inner", "steps"} and len(result["folds"]["inner"]) == 3
+    for label, folder in result["tasks"].items():
+        info = json.loads((Path(folder) / "task.json").read_text())
+        meta = json.loads((Path(folder) / "meta.json").read_text())
+        if label.startswith("steps"):
+            assert info["engine"]["name"] == "batched" and len(info["engine"]["group"]) == 3, label
+            assert "3-step schedule" in meta["selection"] and meta["epochs_run"] == meta["epoch_used"]
+            continue
+        assert "engine" not in meta, label  # per fold
+        assert meta["selection"].startswith("inner selection") and meta["train"]["budget"] == "inner"
+        chosen = meta["inner"]["chosen"]
+        assert chosen in meta["inner"]["candidates"] and meta["epochs_run"] == chosen["epochs"]
+        assert len(meta["inner"]["groups"]) == 2 and meta["fold"] not in sum(meta["inner"]["groups"], [])
+    # the inner arm's folds again, by the train@ stage's own function in this process: the same bytes
+    train_stage_again(repo, next((tmp / "budget" / "sets").iterdir()), tmp / "inner1",
+                      [[inner, 0, fold, fold] for fold in result["folds"]["inner"]])
+    for label, folder in result["tasks"].items():
+        if label.startswith("inner"):
+            fold = label.split(" ")[-1]
+            single = {p.name: p.read_bytes() for p in (tmp / "inner1" / fold).iterdir() if p.name != "model.pt"}
+            assert {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.name != "task.json"} == single

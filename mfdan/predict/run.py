@@ -27,6 +27,12 @@ class UsageError(ValueError):
     """Options that do not fit together (the command line answers with exit status 2)."""
 
 
+def margin(probabilities: dict[str, float]) -> float:
+    """The largest probability minus the second largest (the largest alone for one class)."""
+    top = sorted(probabilities.values(), reverse=True)
+    return float(top[0] - (top[1] if len(top) > 1 else 0.0))
+
+
 @dataclass
 class Request:
     """What to predict, and how (the ``mfdan predict`` options, same names)."""
@@ -42,6 +48,10 @@ class Request:
     spot: bool = False             #: spot every input, whatever its length
     whole: bool = False            #: never spot: every video is one clip
     fps: Optional[float] = None    #: frame rate of a frame folder to spot in, or a video's override
+    spotter: str = "auto"          #: long recordings: auto (softnet when a spotter folder is there) | lbp | softnet
+    spotter_model: Optional[Path] = None  #: the learned spotter's folder (None: long/models/spotter)
+    min_margin: float = 0.1        #: an answer whose top two probabilities are closer than this is unsure
+    drop_unsure: bool = False      #: leave unsure answers out (said on stderr) instead of flagging them
 
 
 @dataclass
@@ -60,19 +70,35 @@ class Answer:
     times_s: Optional[tuple[float, float, float]] = None   #: onset, apex, offset in seconds (``interval``)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  #: how its input was read (a video's miscounted header)
+    spotter: Optional[str] = None  #: which spotter found the interval: softnet | feature_difference (``interval``)
+    spotter_trained_on: Optional[str] = None  #: the learned spotter's data: generated | real | mixed | unknown
+    #: the recognition model's data, from its card (:mod:`mfdan.data.provenance`): generated | real | mixed | unknown
+    trained_on: str = "unknown"
+    unsure: bool = False           #: its margin is under ``--min-margin``
+
+    @property
+    def margin(self) -> float:
+        """The top probability minus the second: how far the answer is from a coin flip between two classes."""
+        return margin(self.probabilities)
 
     def record(self, timings: bool = False) -> dict[str, Any]:
-        """The JSON line. A clip: ``{"input", "label", "probabilities", "onset", "apex"}`` (+ ``seconds``); a
-        spotted interval: ``{"input", "onset", "apex", "offset", "onset_s", "apex_s", "offset_s", "label",
-        "probabilities"}``; either with ``"notes"`` when its input was read with something to say."""
+        """The JSON line. A clip: ``{"input", "label", "probabilities", "margin", "unsure", "onset", "apex",
+        "trained_on"}`` (+ ``seconds``); a spotted interval: ``{"input", "onset", "apex", "offset", "onset_s",
+        "apex_s", "offset_s", "spotter", "label", "probabilities", "margin", "unsure", "trained_on"}`` (+
+        ``"spotter_trained_on"`` for SOFTNet's); either with ``"notes"`` when its input was read with something
+        to say."""
+        judged = {"label": self.label, "probabilities": self.probabilities, "margin": round(self.margin, 6),
+                  "unsure": self.unsure}
         if self.apex_source == "interval":
             assert self.times_s is not None
             out = {"input": self.input, "onset": self.onset, "apex": self.apex, "offset": self.offset,
-                   **dict(zip(("onset_s", "apex_s", "offset_s"), self.times_s)), "label": self.label,
-                   "probabilities": self.probabilities}
+                   **dict(zip(("onset_s", "apex_s", "offset_s"), self.times_s)), "spotter": self.spotter,
+                   **judged, "trained_on": self.trained_on}
+            if self.spotter_trained_on is not None:
+                out["spotter_trained_on"] = self.spotter_trained_on
         else:
-            out = {"input": self.input, "label": self.label, "probabilities": self.probabilities,
-                   "onset": self.onset, "apex": self.apex}
+            out = {"input": self.input, **judged, "onset": self.onset, "apex": self.apex,
+                   "trained_on": self.trained_on}
             if timings:
                 out["seconds"] = {k: round(v, 4) for k, v in self.seconds.items()}
         if self.notes:
@@ -147,6 +173,12 @@ def plan(req: Request) -> list[Job]:
         raise UsageError("--spot and --whole exclude each other")
     if req.fps is not None and not (math.isfinite(req.fps) and req.fps > 0):
         raise UsageError(f"--fps {req.fps}: a frame rate is a positive number")
+    if not (math.isfinite(req.min_margin) and 0 <= req.min_margin <= 1):
+        raise UsageError(f"--min-margin {req.min_margin}: a probability difference, from 0 (flag nothing) to 1")
+    if req.spotter not in ("auto", "lbp", "softnet"):
+        raise UsageError(f"--spotter {req.spotter!r}: one of auto, lbp, softnet")
+    if req.spotter_model is not None and req.spotter == "lbp":
+        raise UsageError("--spotter-model names a learned spotter: leave out --spotter lbp")
     for option, folder in (("--cam", req.cam), ("--timeline", req.timeline)):
         if folder is not None:
             writable_folder(option, folder)
@@ -179,7 +211,8 @@ def plan(req: Request) -> list[Job]:
 class PredictionRun:
     """``with PredictionRun(req) as run:`` loads the model (a :class:`DatasetError` or ``ValueError`` names what
     is wrong with the model folder or ``--cam``), then ``for outcome in run`` yields one :class:`Outcome` per
-    input, in order. ``run.classes`` are the model's class names."""
+    input, in order. ``run.classes`` are the model's class names; ``run.notes`` what to tell the user once, after
+    opening (a model trained on generated data, a card too old to say, which spotter long recordings get)."""
 
     def __init__(self, req: Request) -> None:
         self.req = req
@@ -189,6 +222,9 @@ class PredictionRun:
         self._started: dict[str, float] = {}
         self._taken: set[str] = set()   #: overlay names used so far
         self.classes: tuple[str, ...] = ()
+        self.notes: list[str] = []
+        self.spotter: Any = None        #: the learned spotter (mfdan.spotting.spotter_folder), or None
+        self.trained_on = "unknown"     #: the recognition model's data (its card)
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -220,6 +256,20 @@ class PredictionRun:
         self.device = resolve_device(req.device)
         self.fm = load_final(req.model_dir, self.device)
         self.classes = tuple(self.fm.classes)
+        from mfdan.data.provenance import knowledge
+
+        known = knowledge(self.fm.card, req.model_dir, what="the recognition model", unit="clip")
+        self.trained_on = known.source
+        self.notes += [known.note] if known.note else []
+        if any(job.spot is not None for job in self.jobs) or req.spotter == "softnet":
+            from mfdan.predict.long_recording import DEFAULT_SPOTTER_DIR, choose_spotter
+
+            self.spotter = choose_spotter(req.spotter, req.spotter_model)
+            if self.spotter is not None:
+                self.notes += [self.spotter.knowledge.note] if self.spotter.knowledge.note else []
+            elif req.spotter == "auto" and any(job.spot is not None for job in self.jobs):
+                self.notes.append(f"note: spotting with the training-free LBP spotter: no learned spotter in "
+                                  f"{req.spotter_model or DEFAULT_SPOTTER_DIR} (`dvc repro long/dvc.yaml` trains one)")
         if req.cam is not None:
             from mfdan.evaluate.gradcam import supports_cam
 
@@ -252,12 +302,32 @@ class PredictionRun:
         for job in self.jobs:
             try:
                 if job.spot is not None:
-                    yield self._spotted(job.spot)
+                    yield self._judged(self._spotted(job.spot))
                 else:
                     answer = self._clip(job, prepared)
-                    yield Outcome(job.source, answers=[answer], notes=list(answer.notes))
+                    yield self._judged(Outcome(job.source, answers=[answer], notes=list(answer.notes)))
             except DatasetError as exc:
                 yield Outcome(job.source, error=str(exc))
+
+    def _dropped(self, probabilities: dict[str, float]) -> bool:
+        return self.req.drop_unsure and margin(probabilities) < self.req.min_margin
+
+    def _judged(self, out: Outcome) -> Outcome:
+        """Each answer marked with the model's data and ``unsure`` under ``--min-margin``; with
+        ``--drop-unsure`` the unsure ones left out, and said in one note."""
+        req = self.req
+        for a in out.answers:
+            a.trained_on = self.trained_on
+            a.unsure = a.margin < req.min_margin
+        if req.drop_unsure:
+            dropped = [a for a in out.answers if a.unsure]
+            if dropped:
+                out.answers = [a for a in out.answers if not a.unsure]
+                said = ", ".join(f"{a.label} {a.margin:.3f}" + (f" at {a.onset}-{a.offset}" if a.offset is not None
+                                                                  else "") for a in dropped)
+                out.notes.append(f"{out.input}: {len(dropped)} answer{'s' if len(dropped) > 1 else ''} under "
+                                 f"--min-margin {req.min_margin:g} dropped (--drop-unsure): {said}")
+        return out
 
     def _clip(self, job: Job, prepared: Iterator[Any] | None) -> Answer:
         from mfdan.predict.predictor import classify, predict_clip
@@ -276,7 +346,7 @@ class PredictionRun:
             p = predict_clip(self.fm, clip, align_as=self.req.align_as, cam=cam, device=self.device)
         seconds = {**self._started, "read": read_s, **p.seconds}
         self._started = {}
-        if cam:
+        if cam and not self._dropped(p.probabilities):  # no overlay for an answer --drop-unsure leaves out
             from mfdan.predict.predictor import cam_name, write_cam
 
             write_cam(self.req.cam, cam_name(job.source, self._taken), p)
@@ -290,18 +360,21 @@ class PredictionRun:
         from mfdan.predict.long_recording import spot_recording
 
         req = self.req
-        res = spot_recording(self.fm, path, SpotConfig(), fps=req.fps, cam=req.cam is not None, device=self.device)
+        res = spot_recording(self.fm, path, SpotConfig(), fps=req.fps, cam=req.cam is not None, device=self.device,
+                             spotter=self.spotter)
         out = Outcome(str(path), notes=list(res.notes))
         s = lambda i: round(i / res.fps, 4)  # noqa: E731
         for iv, p in res.answers:
             out.answers.append(Answer(input=str(path), label=p.label, probabilities=p.probabilities, onset=iv.onset,
                                       apex=iv.apex, offset=iv.offset, apex_source="interval",
                                       times_s=(s(iv.onset), s(iv.apex), s(iv.offset)), seconds=p.seconds,
-                                      notes=list(res.notes)))
-            if req.cam is not None:
+                                      notes=list(res.notes), spotter=res.spotter,
+                                      spotter_trained_on=(self.spotter.knowledge.source if self.spotter is not None
+                                                          else None)))
+            if req.cam is not None and not self._dropped(p.probabilities):
                 write_cam(req.cam, cam_name(f"{path.stem}_{iv.onset}", self._taken), p)
         if not res.answers:
-            out.notes.append(f"{path}: no micro-expression spotted ({res.n} frames, {int(res.face.sum())} with a "
+            out.notes.append(f"{path}: no micro-expression spotted by {res.spotter} ({res.n} frames, {int(res.face.sum())} with a "
                              "face" + (f", {res.unrecognised} without a face at the onset" if res.unrecognised
                                        else "") + ")")
         if req.timeline is not None:

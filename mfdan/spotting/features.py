@@ -24,7 +24,7 @@ the ends of a stretch, and wherever there is no face.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -146,9 +146,14 @@ class VideoFeatures:
 
 
 def compute_features(frames: Iterable[FaceFrame], n: int | None, fps: float, cfg: SpotConfig,
-                     net: SoftNetConfig | None = None) -> VideoFeatures:
+                     net: SoftNetConfig | None = None,
+                     on_flow: Callable[[str, int, np.ndarray], None] | None = None, lbp: bool = True) -> VideoFeatures:
     """The features of a tracked recording (``frames`` in order: :func:`mfdan.spotting.faces.track`) of ``n``
-    frames (None: as many as the stream has; given, the stream must have that many)."""
+    frames (None: as many as the stream has; given, the stream must have that many). With ``net``, SOFTNet's
+    inputs too: kept in ``flow`` (the ``features@`` stage stores them), or, given ``on_flow``, each handed to
+    ``on_flow(kind, frame, input)`` as soon as it is computed and not kept (``mfdan predict`` scores them as the
+    video streams: :class:`mfdan.spotting.softnet.StreamScorer`); ``valid`` says where they exist either way.
+    ``lbp=False`` leaves the feature difference out (``fd`` all NaN): what SOFTNet alone needs, a third faster."""
     ks = {kind: cfg.frames(getattr(cfg, f"k_{kind}"), fps) for kind in KINDS}
     side, reach = cfg.face_size, max(ks.values())
     buf: deque = deque(maxlen=2 * reach + 1)   # (index, histograms, rigid, flow-size grey) of the current stretch
@@ -157,6 +162,7 @@ def compute_features(frames: Iterable[FaceFrame], n: int | None, fps: float, cfg
     fd: dict[str, dict[int, float]] = {k: {} for k in KINDS}
     head: dict[str, dict[int, float]] = {k: {} for k in KINDS}
     flow: dict[str, dict[int, np.ndarray]] = {k: {} for k in KINDS}
+    valid_at: dict[str, list[int]] = {k: [] for k in KINDS}   # with on_flow: where an input was handed over
     seen = 0
     for f in frames:
         seen += 1
@@ -175,19 +181,25 @@ def compute_features(frames: Iterable[FaceFrame], n: int | None, fps: float, cfg
                 points_small = aligned * (net.flow_size / side)
         grey = f.aligned_grey(side)
         small = cv2.resize(grey, (net.flow_size, net.flow_size), interpolation=cv2.INTER_AREA) if net else None
-        buf.append((f.index, lbp_histograms(grey, cfg.blocks)[~mask], f.rigid, small))
+        buf.append((f.index, lbp_histograms(grey, cfg.blocks)[~mask] if lbp else None, f.rigid, small))
         j = f.index
         pos = {e[0]: e for e in buf}
         for kind, k in ks.items():
             i = j - k  # the current frame whose window [i − k, i + k] may now be complete
             if i - k in pos:
                 cf, first, last = pos[i], pos[i - k], pos[i + k]
-                d = chi_square(cf[1], 0.5 * (first[1] + last[1]))
-                top = max(1, int(round(cfg.top_fraction * d.size)))
-                fd[kind][i] = float(np.sort(d)[-top:].mean())
+                if lbp:
+                    d = chi_square(cf[1], 0.5 * (first[1] + last[1]))
+                    top = max(1, int(round(cfg.top_fraction * d.size)))
+                    fd[kind][i] = float(np.sort(d)[-top:].mean())
                 head[kind][i] = float(np.linalg.norm(last[2] - first[2], axis=1).mean()) / side
             if net is not None and i in pos:  # flow from i to i + k = j
-                flow[kind][i] = softnet_flow(pos[i][3], small, points_small, net).astype(np.float16)
+                x = softnet_flow(pos[i][3], small, points_small, net).astype(np.float16)
+                if on_flow is None:
+                    flow[kind][i] = x
+                else:
+                    on_flow(kind, i, x)
+                    valid_at[kind].append(i)
     if n is not None and seen != n:
         raise ValueError(f"the stream had {seen} frames, the recording {n}")
     out = VideoFeatures(n=seen, fps=fps, ks=ks)
@@ -198,7 +210,11 @@ def compute_features(frames: Iterable[FaceFrame], n: int | None, fps: float, cfg
             out.fd[kind][i] = v
         for i, v in head[kind].items():
             out.head[kind][i] = v
-    if net is not None:
+    if net is not None and on_flow is not None:
+        out.valid = {k: np.zeros(seen, bool) for k in KINDS}
+        for kind in KINDS:
+            out.valid[kind][valid_at[kind]] = True
+    elif net is not None:
         s = net.input_size
         out.flow = {k: np.zeros((seen, 3, s, s), np.float16) for k in KINDS}
         out.valid = {k: np.zeros(seen, bool) for k in KINDS}

@@ -13,6 +13,9 @@ per label-1 frame, and every label-1 frame is also given mirrored (u → −u, l
 augments its positives (flips, blur, noise); we keep only the flip. A fold trains on the other subjects'
 recordings of the same dataset and scores the held-out subject's.
 
+The final spotter (``train_spotter``, long/dvc.yaml; what ``mfdan predict`` spots with): one network per kind
+trained as a fold is, on every recording of every dataset (:func:`final_models`).
+
 Spotting: the score curve smoothed over 2k + 1 frames (:func:`mfdan.spotting.peaks.smooth`), threshold
 mean + p (max − mean) with the paper's p = 0.55, peaks → [peak − k, peak + k] and the rules of
 :mod:`mfdan.spotting.peaks`, as for the training-free spotter.
@@ -107,21 +110,76 @@ def train(x: np.ndarray, y: np.ndarray, net: SoftNetConfig, seed: int) -> SOFTNe
     return model.eval()
 
 
+BATCH = 256
+
+
+def confidences(model: SOFTNet, x: np.ndarray) -> np.ndarray:
+    """The network's confidence for each input of ``x`` ((B, 3, s, s), the stored float16 or float32)."""
+    with torch.no_grad():
+        return model(torch.from_numpy(x.astype(np.float32))).numpy()
+
+
 def score(model: SOFTNet, f: VideoFeatures, kind: str) -> np.ndarray:
     """The network's confidence per frame (NaN where there is no flow input)."""
     out = np.full(f.n, np.nan)
     valid = np.flatnonzero(f.valid[kind])
-    with torch.no_grad():
-        for b in range(0, valid.size, 256):
-            idx = valid[b:b + 256]
-            out[idx] = model(torch.from_numpy(f.flow[kind][idx].astype(np.float32))).numpy()
+    for b in range(0, valid.size, BATCH):
+        idx = valid[b:b + BATCH]
+        out[idx] = confidences(model, f.flow[kind][idx])
     return out
+
+
+class StreamScorer:
+    """:func:`score` while the features are computed: ``compute_features(..., on_flow=scorer.add)`` hands each
+    flow input here (float16, as the ``features@`` stage stores it) instead of keeping the recording's inputs in
+    memory; :meth:`curves` gives the same smoothed curves :func:`loso_curves` gives from stored features."""
+
+    def __init__(self, models: dict[str, SOFTNet]) -> None:
+        self.models = models
+        self._pending: dict[str, list[tuple[int, np.ndarray]]] = {k: [] for k in models}
+        self._scores: dict[str, dict[int, float]] = {k: {} for k in models}
+
+    def add(self, kind: str, i: int, x: np.ndarray) -> None:
+        self._pending[kind].append((i, x.astype(np.float16)))
+        if len(self._pending[kind]) >= BATCH:
+            self._flush(kind)
+
+    def _flush(self, kind: str) -> None:
+        got = self._pending[kind]
+        if got:
+            values = confidences(self.models[kind], np.stack([x for _, x in got]))
+            self._scores[kind].update(zip((i for i, _ in got), values.tolist()))
+            self._pending[kind] = []
+
+    def curves(self, f: VideoFeatures) -> dict[str, np.ndarray]:
+        """Per kind, the confidence per frame of ``f`` (NaN without an input), smoothed over 2k + 1 frames."""
+        out = {}
+        for kind in self.models:
+            self._flush(kind)
+            raw = np.full(f.n, np.nan)
+            for i, v in self._scores[kind].items():
+                raw[i] = v
+            out[kind] = smooth(raw, f.ks[kind])
+        return out
 
 
 def spot(curves: dict[str, np.ndarray], f: VideoFeatures, cfg: SpotConfig, net: SoftNetConfig,
          counts: dict | None = None) -> list[Interval]:
     """Micro and macro proposals of one recording from its smoothed score curves (per kind), at SOFTNet's p."""
     return spot_kinds(curves, f, cfg, p_micro=net.p, p_macro=net.p, counts=counts)
+
+
+def final_models(recs: Sequence[Recording], net: SoftNetConfig, *, progress=None) -> dict[str, SOFTNet]:
+    """One network per kind trained as a LOSO fold's, on every recording (of every dataset) in ``recs``; seed
+    ``softnet.seed`` × 1000 + 990 + the kind's index (a fold's is its index × 10 + the kind's)."""
+    models = {}
+    for ki, kind in enumerate(KINDS):
+        seed = net.seed * 1000 + 990 + ki
+        x, y = training_set(recs, kind, net, np.random.default_rng(seed))
+        models[kind] = train(x, y, net, seed)
+        if progress is not None:
+            progress(kind)
+    return models
 
 
 def loso_curves(recs: Sequence[Recording], net: SoftNetConfig, *, progress=None) -> dict[str, dict[str, np.ndarray]]:

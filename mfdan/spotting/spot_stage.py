@@ -4,7 +4,12 @@
 Spotters: ``feature_difference`` (training-free, :mod:`mfdan.spotting.feature_difference`), ``softnet``
 (learned, leave-one-subject-out within each dataset, :mod:`mfdan.spotting.softnet`) and ``whole_video``:
 today's one-clip behaviour of ``mfdan predict`` on a video, one micro interval from the first to the last face
-frame, as the reference the spotters must beat."""
+frame, as the reference the spotters must beat.
+
+``data/softnet_loso.json``: SOFTNet's leave-one-subject-out spotting scores (P / R / F1, micro and macro, per
+dataset and overall; :func:`mfdan.spotting.scoring.evaluate`), the reference the final spotter's card quotes
+(``train_spotter``). It is its own file so that a change of the training-free spotter's settings, which rewrites
+``spots.json``, leaves it and the final spotter as they are."""
 from __future__ import annotations
 
 import json
@@ -20,6 +25,7 @@ from mfdan.spotting import feature_difference, softnet
 from mfdan.spotting.config import SoftNetConfig, SpotConfig
 from mfdan.spotting.features_file import load
 from mfdan.spotting.peaks import Interval
+from mfdan.spotting.scoring import evaluate
 
 SPOTTERS = ("feature_difference", "softnet", "whole_video")
 
@@ -32,11 +38,22 @@ def whole_video(face: np.ndarray) -> list[Interval]:
     return [Interval(onset=int(idx[0]), apex=int((idx[0] + idx[-1]) // 2), offset=int(idx[-1]), kind="micro")]
 
 
-def run(*, params: Params, features: list[Path], out: Path, curves_out: Path) -> str:
+def spotting_scores(pairs: list[tuple[str, list[Interval], list[Interval]]]) -> dict:
+    """P / R / F1 per kind of ``(dataset, truth, proposals)`` per recording: per dataset and ``overall``."""
+    scopes = sorted({d for d, _, _ in pairs}) + ["overall"]
+    out = {}
+    for scope in scopes:
+        m = evaluate([(t, p) for d, t, p in pairs if scope in (d, "overall")])
+        out[scope] = {kind: {k: v for k, v in m[kind].items() if k not in ("analysis", "strs")} for kind in m}
+    return out
+
+
+def run(*, params: Params, features: list[Path], out: Path, curves_out: Path, loso_out: Path | None = None) -> str:
     cfg, net = params.section("spot", SpotConfig), params.section("softnet", SoftNetConfig)
     spots: dict = {s: {} for s in SPOTTERS}
     counts: dict = {s: {} for s in SPOTTERS}
     curves: dict[str, dict[str, np.ndarray]] = {}
+    scored: list[tuple[str, list[Interval], list[Interval]]] = []
     for path in features:
         pairs = load(path)
         recs = []
@@ -49,10 +66,12 @@ def run(*, params: Params, features: list[Path], out: Path, curves_out: Path) ->
             recs.append(softnet.Recording(key=key, subject=video.subject, features=feat, truth=list(video.intervals)))
         with Progress(len({r.subject for r in recs}), desc=f"softnet LOSO {path.stem}", unit="fold") as bar:
             result = softnet.loso_curves(recs, net, progress=lambda s: bar.update(1))
-        for r in recs:
+        for video, r in zip((v for v, _ in pairs), recs):
             c = result[r.key]
-            spots["softnet"][r.key] = [iv.to_json() for iv in softnet.spot(c, r.features, cfg, net, counts["softnet"])]
+            proposed = softnet.spot(c, r.features, cfg, net, counts["softnet"])
+            spots["softnet"][r.key] = [iv.to_json() for iv in proposed]
             curves[f"softnet/{r.key}"] = c["micro"]
+            scored.append((video.dataset, r.truth, proposed))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(out, (json.dumps({"spots": spots, "dropped": counts}, indent=1) + "\n").encode())
     tmp = temporary_name(curves_out)
@@ -63,5 +82,8 @@ def run(*, params: Params, features: list[Path], out: Path, curves_out: Path) ->
         tmp.replace(curves_out)
     finally:
         tmp.unlink(missing_ok=True)
+    if loso_out is not None:
+        write_bytes(loso_out, (json.dumps({"spotter": "softnet", "evaluation": "loso", **spotting_scores(scored)},
+                                          indent=1, sort_keys=True) + "\n").encode())
     n = {s: sum(len(v) for v in spots[s].values()) for s in SPOTTERS}
     return f"spot: {len(spots['whole_video'])} recordings; proposals {n} -> {out}"

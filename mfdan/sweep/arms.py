@@ -102,12 +102,28 @@ def parse_seeds(text: str) -> list[int]:
 
 
 PROTOCOL_SUFFIX = {"loso": "", "hde": "_hde"}
+#: ``--compare --budget``: how many steps every architecture's arm trains (mfdan.train.loop.BUDGETS): its paper's
+#: recipe, the same ``train.steps`` for all, or inner selection on the training subjects
+COMPARE_BUDGETS = ("recipe", "steps", "inner")
+#: the comparison's MFDAN: at a size where the paper's window 7 tiles every stage (profiles/arm-mfdan_112.yaml)
+COMPARE_MFDAN = "@profiles/arm-mfdan_112.yaml"
 
 
-def comparison_arms(protocols: list[str], archs: list[str] | None = None) -> list[str]:
+def budget_profile(budget: str, arch: str, profiles: Path) -> list[str]:
+    """The overrides file an arm of ``arch`` reads under ``budget``: ``profiles/budget-<budget>-<arch>.yaml`` when
+    there is one (MFDAN's inner ceiling), else ``profiles/budget-<budget>.yaml``; none under ``recipe``."""
+    if budget == "recipe":
+        return []
+    own = profiles / f"budget-{budget}-{arch}.yaml"
+    return [f"@profiles/{own.name if own.is_file() else f'budget-{budget}.yaml'}"]
+
+
+def comparison_arms(protocols: list[str], archs: list[str] | None = None, budget: str = "recipe",
+                    profiles: Path = Path("profiles")) -> list[str]:
     """``--compare``: one arm per architecture (``mfdan models``) and protocol, each with its paper's recipe
-    (``profiles/baseline-<arch>.yaml``; MFDAN: the params file), named ``<arch>`` under LOSO and
-    ``<arch>_hde`` under HDE. MFDAN comes first, so the paired differences are against it."""
+    (``profiles/baseline-<arch>.yaml``; MFDAN: the params file at 112 px, :data:`COMPARE_MFDAN`), named ``<arch>``
+    under LOSO and ``<arch>_hde`` under HDE; under ``budget`` steps or inner, that budget's profile on top
+    (:func:`budget_profile`). MFDAN comes first, so the paired differences are against it."""
     from mfdan.model.registry import ARCHITECTURES
 
     names = list(ARCHITECTURES)
@@ -118,10 +134,13 @@ def comparison_arms(protocols: list[str], archs: list[str] | None = None) -> lis
     bad = sorted(set(protocols) - set(PROTOCOL_SUFFIX))
     if bad:
         raise ValueError(f"--protocols: unknown {bad}; known: loso, hde")
+    if budget not in COMPARE_BUDGETS:
+        raise ValueError(f"--budget: {budget!r} is not one of {', '.join(COMPARE_BUDGETS)}")
     out = []
     for protocol in protocols:
         extra = ["data.evaluation=hde"] if protocol == "hde" else []
         for arch in chosen:
-            body = ([] if arch == "mfdan" else [f"@profiles/baseline-{arch}.yaml"]) + extra
+            recipe = [COMPARE_MFDAN] if arch == "mfdan" else [f"@profiles/baseline-{arch}.yaml"]
+            body = recipe + budget_profile(budget, arch, profiles) + extra
             out.append(f"{arch}{PROTOCOL_SUFFIX[protocol]}:{','.join(body)}")
     return out

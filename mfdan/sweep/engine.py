@@ -34,7 +34,7 @@ from typing import Any, Callable
 from mfdan.sweep import bundle
 from mfdan.sweep.arms import Arm, parse_arms, parse_seeds
 from mfdan.sweep.driver import Log, SweepInterrupted, by_label, drive
-from mfdan.sweep.groups import DEFAULT_ENGINE, auto_size, pack, resolve_engine, task_bytes, todo_jobs
+from mfdan.sweep.groups import DEFAULT_ENGINE, auto_size, groupable, pack, resolve_engine, task_bytes, todo_jobs
 from mfdan.sweep.sets import Caches, SetSource, build_caches, digest, load_set, preprocessing
 from mfdan.sweep.store import Store
 from mfdan.sweep.table import markdown, read_predictions, score
@@ -169,15 +169,13 @@ def fixed_sizes(cfg: SweepConfig, p: Plan, option: str) -> dict[str, int]:
     """Group sizes where no worker is asked (``--export``, ``--env``): the batched engine needs ``--group-size``
     (the same one for the export and for the tables, since the layout is in the keys)."""
     from mfdan.core.params import Params
-    from mfdan.model.registry import architecture
 
     if cfg.engine == "per-fold":
         return {}
     if not cfg.group_size:
         raise ValueError(f"{option} with --engine batched needs --group-size N (the group layout is part of the "
                          "task keys; give the export and the tables the same N), or --engine per-fold")
-    return {a.name: 0 if architecture(Params(p.values[a.name]).arch).kind == "handcrafted" else cfg.group_size
-            for a in p.arms}
+    return {a.name: cfg.group_size if groupable(Params(p.values[a.name])) else 0 for a in p.arms}
 
 
 def worker_capacity(client, envs: dict[str, dict]) -> tuple[int, int | None]:
@@ -197,9 +195,9 @@ def worker_capacity(client, envs: dict[str, dict]) -> tuple[int, int | None]:
 def group_sizes(cfg: SweepConfig, p: Plan, *, workers: int, memory: int | None,
                 log: Callable[[str], None]) -> dict[str, int]:
     """Arm -> tasks per group (0: not grouped): ``--group-size``, or :func:`mfdan.sweep.groups.auto_size` for
-    ``workers`` workers of ``memory`` bytes each; the per-fold engine and hand-crafted methods: 0."""
+    ``workers`` workers of ``memory`` bytes each; the per-fold engine and arms :func:`groupable` refuses: 0."""
     from mfdan.core.params import Params
-    from mfdan.model.registry import architecture, model_config
+    from mfdan.model.registry import model_config
     from mfdan.train.loop import TrainConfig
 
     if cfg.engine == "per-fold":
@@ -207,7 +205,7 @@ def group_sizes(cfg: SweepConfig, p: Plan, *, workers: int, memory: int | None,
     out = {}
     for arm in p.arms:
         params = Params(p.values[arm.name], source=f"arm {arm.name}")
-        if architecture(params.arch).kind == "handcrafted":
+        if not groupable(params):
             out[arm.name] = 0
             continue
         if cfg.group_size:

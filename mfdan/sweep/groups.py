@@ -1,7 +1,8 @@
 """How a sweep packs its tasks into groups for the fold-batched engine (``mfdan sweep --engine batched``).
 
 A group holds tasks of one arm — the same params but ``train.seed``, the same caches — in the sweep's order
-(seed-major), at most ``size`` of them; a hand-crafted method (Bi-WOOF: an SVM per fold) is never grouped.
+(seed-major), at most ``size`` of them; a hand-crafted method (Bi-WOOF: an SVM per fold) and an arm under
+``train.budget: inner`` (each outer training waits for its own inner choice) are never grouped (:func:`groupable`).
 The layout is part of every member's key (:func:`mfdan.sweep.tasks.task_key`), so it must come out the same
 when the same command runs again: it depends only on the plan, the group size and, for the automatic size,
 the number of workers and their memory.
@@ -39,6 +40,16 @@ def resolve_engine(engine: str, devices: set[str]) -> str:
     if engine != "auto":
         return engine
     return "batched" if "cuda" in devices else "per-fold"
+
+
+def groupable(params: Any) -> bool:
+    """Whether an arm's tasks (``params``: a :class:`mfdan.core.params.Params`) can train in groups: not a
+    hand-crafted method, not inner selection (both train on the per-fold engine)."""
+    from mfdan.model.registry import architecture
+    from mfdan.train.loop import TrainConfig
+
+    return (architecture(params.arch).kind != "handcrafted"
+            and params.section("train", TrainConfig).budget != "inner")
 
 
 def pack(arms: list[str], size: dict[str, int]) -> list[list[int]]:

@@ -6,7 +6,10 @@ real face the generator was never tuned on (``profiles/set-realface.yaml``: matp
 the three native layouts); ``hard`` (``profiles/set-hard.yaml``) adds the confounders of real recordings to two real faces (blinks, head drift and roll,
 several AU combinations per class at their own intensities, weaker motion: :mod:`mfdan.synth.generator`),
 fixed before any method was scored on it; any other value is the path of a file of dotted overrides of
-params.yaml, or of a complete params file (your own datasets' ``data.roots``, say).
+params.yaml, or of a complete params file (your own datasets' ``data.roots``, say). ``NAME@D`` (``hard@0.5``) is
+a named set at difficulty ``D`` in [0, 1] (:func:`at_difficulty`): its confounders' strengths taken that fraction
+of the way from the generator's (params.yaml's) value to the set's, so a comparison can be run where the best
+method sits between chance and ceiling at a level fixed before scoring.
 
 For each distinct preprocessing (the set's params with the training sections left out, :func:`preprocessing`),
 :func:`build_caches` keeps a DVC workspace under ``<store>/sets/``: the project's ``dvc.yaml``, stage scripts
@@ -66,11 +69,49 @@ class Caches:
     hashes: dict[str, str]   # data/cache.h5, data/magnified.h5, models/magnet/magnet.pth -> md5 (dvc.lock)
 
 
+#: the generator settings a set's difficulty scales (:func:`at_difficulty`): strengths of the confounders and of
+#: the expression's motion; everything else the set sets (its faces, its seed, AU variants) it keeps as it is
+DIFFICULTY_KEYS = ("synth.amplitude", "synth.blink_rate", "synth.blink_amplitude", "synth.drift", "synth.roll",
+                   "synth.jitter", "synth.noise")
+
+
+def at_difficulty(base: dict[str, Any], overrides: dict[str, Any], level: float) -> dict[str, Any]:
+    """``overrides`` (a named set's) at difficulty ``level``: each of :data:`DIFFICULTY_KEYS` it sets becomes
+    ``b + level·(v − b)``, ``b`` its value in ``base`` (params.yaml) or the generator's default (confounders
+    off), element by element for ranges; at 1 the set itself, at 0 its faces and seed without its confounders."""
+    from mfdan.synth.config import SynthConfig
+
+    if not 0 <= level <= 1:
+        raise ValueError(f"difficulty {level}: expected a number from 0 to 1")
+    out = dict(overrides)
+    for key in DIFFICULTY_KEYS:
+        if key not in overrides:
+            continue
+        name = key.split(".", 1)[1]
+        b = base.get("synth", {}).get(name, getattr(SynthConfig(), name))
+        v = overrides[key]
+        if isinstance(v, (list, tuple)):
+            out[key] = [round(x + level * (y - x), 6) for x, y in zip(b, v)]
+        else:
+            out[key] = round(b + level * (v - b), 6)
+    return out
+
+
 def load_set(spec: str, *, repo: Path) -> SetSource:
-    """A named set (:func:`named_sets`), the path of a file of dotted overrides of params.yaml, or a whole params
-    file's path."""
+    """A named set (:func:`named_sets`), ``NAME@D`` (that set at difficulty D, :func:`at_difficulty`), the path of
+    a file of dotted overrides of params.yaml, or a whole params file's path."""
     base = repo / "params.yaml"
     sets = named_sets(repo)
+    name, at, level = spec.partition("@")
+    if at and name in sets:
+        try:
+            d = float(level)
+        except ValueError:
+            raise ValueError(f"--set {spec}: expected NAME@D with D a difficulty from 0 to 1") from None
+        if not base.is_file():
+            raise ValueError(f"{base}: missing; run mfdan sweep in the project folder")
+        values = load_yaml(base)
+        return SetSource(f"{name}-d{d:g}", apply_overrides(values, at_difficulty(values, sets[name], d)))
     path = Path(spec)
     if spec not in sets and not path.is_file():
         raise ValueError(f"--set {spec}: neither a named set ({', '.join(sets)}) nor a params file")

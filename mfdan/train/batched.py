@@ -19,7 +19,10 @@ What stays per task, as in :func:`mfdan.train.loop.train_fold`: the split and th
 sample order and magnification variant draw (the task's own NumPy stream, drawn in the per-fold engine's
 order), the optimizer state and step count, early stopping on the task's validation subjects, the selection and
 the one prediction of the held-out samples (each task's model materialised and run by the per-fold engine's
-:func:`mfdan.train.loop.predict`).
+:func:`mfdan.train.loop.predict`), and its schedule: ``train.epochs``, or under ``train.budget: steps`` as many
+epochs as its ``train.steps`` need (a task with more training samples has more steps an epoch, so fewer
+epochs). ``train.budget: inner`` trains on the per-fold engine (:mod:`mfdan.train.inner_selection`; a sweep
+does not group it).
 
 Folds differ in size, so tasks have different numbers of steps per epoch and different last-batch sizes (with
 the baselines' batch of 256, every fold's one batch is its whole, differently sized training set). Each step
@@ -54,9 +57,11 @@ from mfdan.core.progress import Progress
 from mfdan.data.folds import fold_seed
 from mfdan.evaluate.metrics import uf1_uar
 from mfdan.model.registry import arch_of, build
+from mfdan.train.fold import fit_fold
 from mfdan.train.fold_data import FoldData
-from mfdan.train.loop import (SELECTION_FIXED, SELECTION_VAL, FoldResult, Selection, Split, TrainConfig,
-                              epoch_order, fit_fold, predict, set_threads, split_fold)
+from mfdan.train.loop import (SELECTION_VAL, FoldResult, Selection, Split, TrainConfig,
+                              epoch_order, predict, schedule, selection_fixed, set_threads,
+                              split_fold)
 from mfdan.train.losses import at_least_float, build_loss, masked_loss
 from mfdan.train.stacked_optim import StackedOptimizer
 
@@ -191,6 +196,9 @@ class _Task:
     rng: np.random.Generator
     split: Split
     result: FoldResult
+    epochs: int          # its schedule (mfdan.train.loop.schedule)
+    per_epoch: int
+    steps: int | None
     best: Selection = field(default_factory=Selection)
     active: bool = True
     error: Exception | None = None
@@ -258,6 +266,9 @@ def train_group(tasks: list[GroupTask], data: FoldData, model_cfg: Any, cfg: Tra
         return []
     if arch_of(model_cfg).kind == "handcrafted":
         return [fit_fold(t.fold, data, model_cfg, replace(cfg, seed=t.seed), progress=progress) for t in tasks]
+    if cfg.budget == "inner":
+        raise ValueError("train.budget inner trains on the per-fold engine (its outer training waits for its "
+                         "inner choice): mfdan sweep does not group it; use fit_fold")
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     if device.type == "cpu":
@@ -274,7 +285,8 @@ def train_group(tasks: list[GroupTask], data: FoldData, model_cfg: Any, cfg: Tra
         rng = np.random.default_rng(seed)
         split = split_fold(t.fold, data, cfg, rng)
         models.append(build(model_cfg).to(device))
-        members.append(_Task(t, seed, rng, split, FoldResult(fold=t.fold, split=split, device=str(device))))
+        members.append(_Task(t, seed, rng, split, FoldResult(fold=t.fold, split=split, device=str(device)),
+                             *schedule(len(split.train), cfg)))
     stack = ModelStack(models)
     del models
     k_tasks = stack.size
@@ -294,12 +306,16 @@ def train_group(tasks: list[GroupTask], data: FoldData, model_cfg: Any, cfg: Tra
     # per task: gradients of its own loss, computed batched over the stack (torch.func.grad under vmap)
     step_all = vmap(grad_and_value(task_loss, has_aux=True), randomness="different")
     t0 = time.perf_counter()
-    bar = Progress(cfg.epochs, desc=f"group of {k_tasks}", unit="epoch", every=1, enabled=progress)
-    for epoch in range(cfg.epochs):
-        live = [i for i, m in enumerate(members) if m.active]
+    epochs = max(m.epochs for m in members)
+    bar = Progress(epochs, desc=f"group of {k_tasks}", unit="epoch", every=1, enabled=progress)
+    for epoch in range(epochs):
+        live = [i for i, m in enumerate(members) if m.active and epoch < m.epochs]
         if not live:
             break
         plans = {i: _epoch_batches(members[i], data, cfg, epoch) for i in live}
+        for i in live:  # budget steps: the last epoch cut at the task's step count
+            if members[i].steps is not None:
+                plans[i] = plans[i][:members[i].steps - epoch * members[i].per_epoch]
         total = torch.zeros(k_tasks, dtype=torch.float64, device=device)   # Σ loss × batch size, per task
         correct = torch.zeros(k_tasks, dtype=torch.int64, device=device)
         seen = np.zeros(k_tasks, dtype=np.int64)
@@ -359,7 +375,7 @@ def train_group(tasks: list[GroupTask], data: FoldData, model_cfg: Any, cfg: Tra
             r.epoch_used = m.best.epoch
         else:
             model = stack.model(stack.state(i))
-            r.selection = SELECTION_FIXED.format(epochs=cfg.epochs)
+            r.selection = selection_fixed(cfg, m.epochs, m.per_epoch)
             r.epoch_used = len(r.curve)
         r.probs = predict(model, data, m.split.test, device, cfg.batch, amp)
         try:

@@ -30,6 +30,17 @@ class FoldData:
     classes: list[str]
     landmarks: np.ndarray | None = None   # (N, 68, 2) float32, dlib points on the aligned onset (pixels of S×S)
 
+    def subset(self, idx: np.ndarray) -> "FoldData":
+        """Samples ``idx`` alone, in that order (copies): what inner selection trains on, so it cannot read
+        the held-out samples (:mod:`mfdan.train.inner_selection`)."""
+        def pick(xs: list[str]) -> list[str]:
+            return [xs[i] for i in idx]
+
+        return FoldData(train_images=self.train_images[idx], eval_images=self.eval_images[idx], flow=self.flow[idx],
+                        labels=self.labels[idx], folds=pick(self.folds), sample_ids=pick(self.sample_ids),
+                        datasets=pick(self.datasets), subjects=pick(self.subjects), classes=list(self.classes),
+                        landmarks=None if self.landmarks is None else self.landmarks[idx])
+
 
 def load_data(cache: Path, magnified: Path) -> FoldData:
     with open_rows(cache, ("flow", "label", "sample_id", "dataset", "subject")) as c, \

@@ -2,18 +2,21 @@
 (LOSO) or per held-out dataset (HDE), an honest protocol.
 
 :func:`train_fold` reads top to bottom as its steps: **split** (the held-out subject or dataset; optional
-validation subjects carved from the training subjects), **loop** (fixed epochs, :func:`run_epoch`), **selection** (the
-last epoch, or the best validation epoch under early stopping), **predict** the held-out subject, once. The held-out
+validation subjects carved from the training subjects), **loop** (:func:`run_epoch` for the fixed epochs of the
+budget rule, :func:`schedule`: ``train.epochs``, or ``train.steps`` optimizer steps), **selection** (the last
+epoch, or the best validation epoch under early stopping), **predict** the held-out subject, once. Under
+``train.budget: inner`` :func:`mfdan.train.fold.fit_fold` first picks the epochs on the training subjects alone
+(:mod:`mfdan.train.inner_selection`). The held-out
 subject's samples are touched exactly once, after training. Everything is seeded (model init, sampling,
 magnification variant choice) and deterministic algorithms are on, so a rerun with the same params writes the
-same predictions on CPU. :func:`fit_fold` is what the stages call: :func:`train_fold` for a network, the
+same predictions on CPU. :func:`mfdan.train.fold.fit_fold` is what the stages call: :func:`train_fold` for a network, the
 method's own fit for a hand-crafted one (Bi-WOOF). :func:`write_fold` writes the fold's folder.
 """
 from __future__ import annotations
 
 import csv
-import importlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +43,13 @@ from mfdan.train.sampling import balanced_sampler
 SELECTION_FIXED = "last epoch of a fixed {epochs}-epoch schedule; the test subject is never seen in training or model selection"
 SELECTION_VAL = ("early stopping on UF1 of {n} validation subjects carved from the training subjects "
                  "(patience {patience}); the test subject is never seen in training or model selection")
+SELECTION_STEPS = ("last step of a fixed {steps}-step schedule ({epochs} epochs of at most {per_epoch} batches); the "
+                   "test subject is never seen in training or model selection")
+#: how many optimizer steps a fold gets (``train.budget``; docs/baselines.md, "Budget rules"): ``recipe`` the
+#: recipe's ``train.epochs``; ``steps`` ``train.steps`` optimizer steps, whatever the batch and the fold's size;
+#: ``inner`` the epochs (and learning rate) an inner split of the training subjects picks
+#: (:mod:`mfdan.train.inner_selection`)
+BUDGETS = ("recipe", "steps", "inner")
 
 
 @dataclass(frozen=True)
@@ -67,12 +77,26 @@ class TrainConfig:
     #: PyTorch's intra-op CPU threads for the fold; 0 = PyTorch's default (one per core here). CPU sums split
     #: over threads differently, so a fold's bytes depend on it: ``mfdan sweep`` sets it per task (--threads)
     threads: Annotated[int, NON_NEGATIVE] = 0
+    #: recipe | steps | inner (:data:`BUDGETS`): the fold's training budget; every method under one rule
+    budget: str = "recipe"
+    steps: Annotated[int, AtLeast(1)] = 800     #: budget ``steps``: optimizer steps per fold
+    #: budget ``inner``: the training subjects (HDE: datasets) are cut into this many inner folds, held out in turn
+    inner_folds: Annotated[int, AtLeast(2)] = 3
+    #: budget ``inner``: candidate epoch counts epochs·j/inner_points, j = 1..inner_points (``epochs`` the ceiling)
+    inner_points: Annotated[int, AtLeast(1)] = 8
+    #: budget ``inner``: candidate learning rates; empty = ``lr`` only (each one more inner training per inner fold)
+    inner_lrs: Annotated[tuple[float, ...], POSITIVE] = ()
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"train.loss must be one of {LOSSES}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"train.optimizer must be one of {OPTIMIZERS}")
+        if self.budget not in BUDGETS:
+            raise ValueError(f"train.budget must be one of {BUDGETS}, not {self.budget!r}")
+        if self.budget != "recipe" and self.val_subjects:
+            raise ValueError(f"train.budget {self.budget} and train.val_subjects {self.val_subjects}: both choose "
+                             "how long a fold trains; set val_subjects: 0, or budget: recipe for early stopping")
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,7 @@ class FoldResult:
     device: str = "cpu"
     seconds: float = 0.0
     model: Any = None    # the trained nn.Module (or a hand-crafted method's fitted model)
+    inner: dict | None = None   # budget inner: the candidates' inner scores and the choice (meta.json "inner")
 
 
 def split_fold(fold: str, data: FoldData, cfg: TrainConfig, rng: np.random.Generator) -> Split:
@@ -159,14 +184,25 @@ def epoch_order(train: np.ndarray, data: FoldData, cfg: TrainConfig, rng: np.ran
     return rng.permutation(train)
 
 
+def schedule(n_train: int, cfg: TrainConfig) -> tuple[int, int, int | None]:
+    """(epochs, batches per epoch, step limit) of a fold with ``n_train`` training samples: ``train.epochs``;
+    under budget ``steps``, as many epochs as ``train.steps`` optimizer steps need, the last one cut short."""
+    per_epoch = max(1, math.ceil(n_train / cfg.batch))
+    if cfg.budget != "steps":
+        return cfg.epochs, per_epoch, None
+    return math.ceil(cfg.steps / per_epoch), per_epoch, cfg.steps
+
+
 def run_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_fn: torch.nn.Module,
               data: FoldData, order: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, device: torch.device,
-              amp: bool) -> dict:
-    """One pass over ``order`` in batches; returns the epoch's mean training loss and accuracy."""
+              amp: bool, max_batches: int | None = None) -> dict:
+    """One pass over ``order`` in batches (the first ``max_batches`` of them when given); returns the epoch's
+    mean training loss and accuracy."""
     model.train()
     k = data.train_images.shape[1]
     total, correct, seen = 0.0, 0, 0
-    for s in range(0, len(order), cfg.batch):
+    starts = range(0, len(order), cfg.batch)
+    for s in starts if max_batches is None else starts[:max_batches]:
         b = np.sort(order[s:s + cfg.batch])
         variant = rng.integers(0, k, size=len(b))  # one random magnification factor per sample
         inputs = batch_inputs(data, b, data.train_images[b, variant], device, model.inputs)
@@ -191,21 +227,13 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def fit_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, progress: bool = True) -> FoldResult:
-    """One fold of ``model_cfg``'s architecture: the training loop below for a network; a hand-crafted
-    method's own fit (its module's ``fit_fold``: same split, same single look at the held-out samples)."""
-    arch = arch_of(model_cfg)
-    set_threads(cfg.threads)
-    if arch.kind == "handcrafted":
-        module = importlib.import_module(arch.module)
-        return module.fit_fold(fold, data, model_cfg, cfg, split=split_fold, result_type=FoldResult)
-    return train_fold(fold, data, model_cfg, cfg, progress=progress)
-
-
 def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
-               progress: bool = True, on_epoch: Callable[[int, torch.nn.Module], None] | None = None) -> FoldResult:
+               progress: bool = True, on_epoch: Callable[[int, torch.nn.Module], None] | None = None,
+               split: Split | None = None) -> FoldResult:
     """Train on every sample but ``fold``'s, then predict ``fold`` once. ``on_epoch(epoch, model)`` is called
-    after each epoch (analysis hooks, e.g. τ per epoch; it must not change the model)."""
+    after each epoch (analysis hooks, e.g. τ per epoch, inner selection's checkpoints; it must not change the
+    model). ``split``: the samples to train on and to predict, given (an inner fold: ``fold`` then only names
+    its seed) instead of drawn from ``fold``."""
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     if device.type == "cpu":
@@ -217,7 +245,7 @@ def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
     deterministic()
 
     # split
-    split = split_fold(fold, data, cfg, rng)
+    split = split_fold(fold, data, cfg, rng) if split is None else split
     num_classes = len(data.classes)
     model = build(model_cfg).to(device)  # model.arch's network (mfdan.model.registry)
     opt = build_optimizer(model.parameters(), cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -230,11 +258,14 @@ def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
     result = FoldResult(fold=fold, split=split, device=str(device))
     best = Selection()
     t0 = time.perf_counter()
-    bar = Progress(cfg.epochs, desc=f"fold {fold}", unit="epoch", every=1, enabled=progress)
-    for epoch in range(cfg.epochs):
+    epochs, per_epoch, steps = schedule(len(split.train), cfg)
+    bar = Progress(epochs, desc=f"fold {fold}", unit="epoch", every=1, enabled=progress)
+    for epoch in range(epochs):
         order = epoch_order(split.train, data, cfg, rng, seed + epoch)
+        limit = None if steps is None else steps - epoch * per_epoch
         try:
-            row = {"epoch": epoch + 1, **run_epoch(model, opt, scaler, loss_fn, data, order, cfg, rng, device, amp)}
+            row = {"epoch": epoch + 1, **run_epoch(model, opt, scaler, loss_fn, data, order, cfg, rng, device, amp,
+                                                   limit)}
         except NonFiniteError as exc:
             raise NonFiniteError(f"fold {fold}, epoch {epoch + 1}: {exc}; lower train.lr or check the cache") from None
         if len(split.val):
@@ -258,7 +289,7 @@ def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
         result.selection = SELECTION_VAL.format(n=cfg.val_subjects, patience=cfg.patience)
         result.epoch_used = best.epoch
     else:
-        result.selection = SELECTION_FIXED.format(epochs=cfg.epochs)
+        result.selection = selection_fixed(cfg, epochs, per_epoch)
         result.epoch_used = len(result.curve)
 
     # predict: the only look at the held-out subject
@@ -267,6 +298,13 @@ def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
     result.seconds = time.perf_counter() - t0
     result.model = model
     return result
+
+
+def selection_fixed(cfg: TrainConfig, epochs: int, per_epoch: int) -> str:
+    """What a fold without early stopping used: the last epoch of ``train.epochs`` or of ``train.steps`` steps."""
+    if cfg.budget == "steps":
+        return SELECTION_STEPS.format(steps=cfg.steps, epochs=epochs, per_epoch=per_epoch)
+    return SELECTION_FIXED.format(epochs=cfg.epochs)
 
 
 def save_model(folder: Path, model: Any) -> str:
@@ -306,6 +344,8 @@ def write_fold(out: Path, result: FoldResult, data: FoldData, model_cfg: Any, cf
                 "epochs_run": len(result.curve), "epoch_used": result.epoch_used, "selection": result.selection,
                 "device": result.device, "arch": arch_of(model_cfg).name, "weights": weights,
                 "model": asdict(model_cfg), "train": asdict(cfg)}
+        if result.inner is not None:
+            meta["inner"] = result.inner
         if engine is not None:
             meta["engine"] = engine
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
