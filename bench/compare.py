@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from mfdan.sweep.arms import COMPARE_BUDGETS, NAME, budget_profile, comparison_arms  # noqa: E402
 from mfdan.sweep.engine import SweepConfig, run_sweep  # noqa: E402
+from mfdan.sweep.sets import load_set  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 RESULTS = REPO / "bench" / "results"   #: --record: what README, docs and the DVC plots read
@@ -67,6 +68,17 @@ BUDGET = ["recipe"]   #: --budget (main sets it)
 LADDER = ["mfdan_old:@profiles/arm-mfdan_old.yaml", "mfdan_magnet:model.flow_feature_norm=false,train.epochs=10",
           "mfdan_fusion:train.epochs=10", "mfdan_64:"]
 LADDER_RECIPE_ONLY = {"mfdan_fusion"}
+
+
+def ladder_rows(budget: str) -> list[str]:
+    """The --ladder rows under ``budget`` (:data:`LADDER`, less :data:`LADDER_RECIPE_ONLY` unless the recipe)."""
+    return [r for r in LADDER if budget == "recipe" or r.partition(":")[0] not in LADDER_RECIPE_ONLY]
+
+
+def set_label(spec: str) -> str:
+    """The set's own label, as ``mfdan sweep`` names it (the output files' stem): ``hard@0.5`` -> ``hard-d0.5``,
+    a params file -> its stem; a set that does not exist raises ValueError."""
+    return load_set(spec, repo=REPO).label
 
 
 def with_budget(spec: str) -> str:
@@ -307,8 +319,7 @@ def main() -> None:
     keep = tuple(a for a in ARCHS if a == "mfdan" or a in args.archs.split(","))
     ARCHS[:] = keep
     BUDGET[0] = args.budget
-    args.extra += [r for r in LADDER if args.budget == "recipe" or r.partition(":")[0] not in LADDER_RECIPE_ONLY
-                   ] if args.ladder else []
+    args.extra += ladder_rows(args.budget) if args.ladder else []
     names = [e.partition(":")[0] for e in args.extra]
     taken = set(TITLES) | {arm_name(a, "hde") for a in TITLES}
     bad = [e for e, n in zip(args.extra, names) if ":" not in e or not NAME.fullmatch(n) or n in taken
@@ -324,7 +335,10 @@ def main() -> None:
     sweep = {"workers": args.workers, "scheduler": args.scheduler, "store": args.store, "export": args.export,
              "engine": args.engine, "group_size": args.group_size,
              "env": args.env}
-    stem = title = Path(args.set).stem.replace("@", "-d")   # hard@0.5: the hard set at difficulty 0.5
+    try:
+        stem = title = set_label(args.set)
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.budget != "recipe":
         stem, title = f"{stem}_{args.budget}", f"{title}, budget {args.budget}"
     if args.env:  # trained elsewhere: the device in the files' names and the tables' titles

@@ -155,3 +155,17 @@ def test_budget_settings_are_checked():
         TrainConfig(budget="longest")
     with pytest.raises(ValueError, match="val_subjects"):
         TrainConfig(budget="inner", val_subjects=2)
+
+
+def test_the_final_model_takes_its_protocols_unit_and_train_fold_refuses_inner():
+    """The all-sample final model names no subject or dataset: under HDE its inner folds hold out datasets, as
+    the HDE folds' did (train_final passes the LOSO metrics' protocol); and the bare loop refuses budget inner,
+    which would otherwise train the ceiling's epochs with no selection."""
+    data = hde_data()
+    r = fit_fold("final", data, TINY_MFDAN, INNER, progress=False, inner_unit="dataset")
+    assert r.inner["unit"] == "dataset" and sorted(map(tuple, r.inner["groups"])) == [("a",), ("b",), ("c",)]
+    assert fit_fold("final", data, TINY_MFDAN, INNER, progress=False).inner["unit"] == "subject"
+    with pytest.raises(ValueError, match="fit_fold"):
+        train_fold("a", data, TINY_MFDAN, INNER, progress=False)
+    with pytest.raises(ValueError, match="unit"):
+        fit_inner("final", data, TINY_MFDAN, INNER, progress=False, unit="clip")

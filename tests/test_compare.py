@@ -95,3 +95,14 @@ def test_export_and_env_exclude_each_other(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "exclude each other" in proc.stderr
     assert not (tmp_path / "store").exists() and not (tmp_path / "b").exists()
+
+
+def test_files_are_named_for_the_set_and_the_ladder_follows_the_budget(compare):
+    """hard@0.5 names its files hard-d0.5 (Path.stem would read '.5' as a suffix); one ladder row per fix under
+    the recipe budget, the recipe's own rung left out where the budget rule sets the epochs."""
+    assert [compare.set_label(s) for s in ("hard@0.5", "hard@0.25", "demo")] == ["hard-d0.5", "hard-d0.25", "demo"]
+    with pytest.raises(ValueError, match="difficulty"):
+        compare.set_label("hard@2")
+    names = lambda budget: [r.partition(":")[0] for r in compare.ladder_rows(budget)]  # noqa: E731
+    assert names("recipe") == ["mfdan_old", "mfdan_magnet", "mfdan_fusion", "mfdan_64"]
+    assert names("inner") == names("steps") == ["mfdan_old", "mfdan_magnet", "mfdan_64"]

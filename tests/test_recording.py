@@ -4,8 +4,9 @@ codecs and containers (MJPG in .avi, mp4v in .mp4), of a real face photo that sh
 blinks, leaves the picture and comes back, and makes one expression (the synth's AU warps,
 :mod:`mfdan.synth.action_units`) — run through ``mfdan predict`` as a user runs it (the command, in its own
 process, on the small model folder the predict tests write) and its answers checked against where the face and
-the expression are: no interval on a frame without the whole face nor on the head turn, and one that is a
-hit (IoU ≥ 0.5, MEGC's criterion) on the expression.
+the expression are: no interval on a frame without the whole face nor on the head turn (passes), and one that is
+a hit (IoU ≥ 0.5, MEGC's criterion) on the expression — a known failure today (a strict xfail naming its causes:
+the smile is hit in 1 of the 4 recordings).
 
 The events are placed in time by :data:`PLAN` (30 fps, 640×480, a camera's geometry); everything is drawn from
 fixed seeds, so the video's bytes are the same on every run of one OpenCV build.
@@ -171,6 +172,7 @@ def answered(tmp_path_factory) -> tuple[subprocess.CompletedProcess, list[Record
 def test_no_answer_where_the_face_is_not_whole_nor_on_the_head_turn(answered):
     res, recordings = answered
     assert res.returncode == 0, res.stderr
+    assert any(rec.rows for rec in recordings), "nothing spotted in any recording: the checks below would be empty"
     for rec in recordings:
         for r in rec.rows:
             assert r["onset"] <= r["apex"] <= r["offset"] < PLAN.frames

@@ -21,6 +21,7 @@ from mfdan.spotting.features import compute_features, lbp_histograms
 from mfdan.spotting.peaks import Interval
 from mfdan.predict.long_recording import frame_files
 from mfdan.spotting.scoring import analysis_f1, evaluate, iou
+from mfdan.spotting.timeline import COLOURS
 from mfdan.spotting.video_frames import files_stream, video_stream
 from mfdan.synth.long_plan import LongSynthConfig
 from mfdan.synth.long_videos import encode_video, synthesize_long
@@ -202,6 +203,12 @@ def test_predict_on_a_long_video_lists_intervals(long_root, tmp_path):
     cams = sorted((tmp_path / "cams").glob("rec_*.png"))
     assert len([p for p in cams if not p.stem.endswith("_magnified")]) == len(rows)   # one Grad-CAM per interval
     assert len([p for p in cams if p.stem.endswith("_magnified")]) == len(rows)       # and its magnified apex
+    # --drop-unsure with a margin no answer reaches: nothing printed, and the timeline draws nothing spotted either
+    res = CliRunner().invoke(app, ["predict", "--model", str(model), str(video), "--json", "--spotter", "lbp",
+                                   "--min-margin", "1", "--drop-unsure", "--timeline", str(tmp_path / "tl_dropped")])
+    assert res.exit_code == 0 and res.stdout.strip() == "" and "dropped (--drop-unsure)" in res.stderr, res.output
+    micro = lambda png: (cv2.imread(str(png)) == COLOURS["micro"]).all(axis=2).sum()  # noqa: E731 - orange pixels
+    assert micro(tmp_path / "tl" / "rec.png") > 0 and micro(tmp_path / "tl_dropped" / "rec.png") == 0
     # --whole keeps today's one clip (the recording starts without a face: refused, naming the frame)
     res = CliRunner().invoke(app, ["predict", "--model", str(model), str(video), "--whole", "--json"])
     assert res.exit_code == 1 and "no face in this onset frame" in res.stderr

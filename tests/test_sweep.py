@@ -824,7 +824,8 @@ def test_budget_rules_through_a_sweep(tiny):
     """train.budget through `mfdan sweep` (three subjects, so an outer fold's training subjects can be held out in
     turn): with --engine batched, equal steps trains in a group, each member stopping at its step count; inner
     selection is never grouped, trains per fold, records its inner folds, candidates and choice in meta.json,
-    and stores the bytes the train@ stage writes for the same params."""
+    and stores the bytes the train@ stage writes for the same params (predictions, curve, meta; the sweep keeps
+    no weights without --weights)."""
     repo, tmp, _, _ = tiny
     three = "synth.subjects=3"
     inner = f"inner:{three},train.budget=inner,train.inner_folds=2,train.inner_points=2"

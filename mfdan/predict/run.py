@@ -380,7 +380,8 @@ class PredictionRun:
         if req.timeline is not None:
             from mfdan.spotting import timeline as tl
 
-            img = tl.draw(res.curve, res.fps, [iv for iv, _ in res.answers] + res.macro, threshold=res.threshold,
-                          face=res.face, title=str(path))
+            kept = [iv for iv, p in res.answers if not self._dropped(p.probabilities)]  # as the answers printed
+            img = tl.draw(res.curve, res.fps, kept + res.macro, threshold=res.threshold, face=res.face,
+                          title=str(path))
             tl.write(req.timeline / f"{path.stem or 'recording'}.png", img)
         return out

@@ -14,19 +14,20 @@ from mfdan.train.inner_selection import fit_inner
 from mfdan.train.loop import FoldResult, TrainConfig, set_threads, split_fold, train_fold, write_fold
 
 
-def fit_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, progress: bool = True) -> FoldResult:
+def fit_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, progress: bool = True,
+             inner_unit: str | None = None) -> FoldResult:
     """One fold of ``model_cfg``'s architecture: the training loop for a network
     (:func:`mfdan.train.loop.train_fold`; under budget ``inner`` after its inner selection,
     :func:`mfdan.train.inner_selection.fit_inner`); a hand-crafted method's own fit (its module's ``fit_fold``:
     same split, same single look at the held-out samples; it has no epochs, so every budget fits it the same
-    way)."""
+    way). ``inner_unit``: under budget ``inner``, what the inner folds hold out (default: the fold's own unit)."""
     arch = arch_of(model_cfg)
     set_threads(cfg.threads)
     if arch.kind == "handcrafted":
         module = importlib.import_module(arch.module)
         return module.fit_fold(fold, data, model_cfg, cfg, split=split_fold, result_type=FoldResult)
     if cfg.budget == "inner":
-        return fit_inner(fold, data, model_cfg, cfg, progress=progress)
+        return fit_inner(fold, data, model_cfg, cfg, progress=progress, unit=inner_unit)
     return train_fold(fold, data, model_cfg, cfg, progress=progress)
 
 

@@ -81,12 +81,17 @@ def choose(scores: list[dict]) -> dict:
     return min(usable, key=lambda ir: (-ir[1]["uf1"], ir[1]["epochs"], ir[0]))[1]
 
 
-def fit_inner(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, progress: bool = True) -> FoldResult:
-    """Outer fold ``fold`` under ``train.budget: inner`` (the module docstring's steps)."""
+def fit_inner(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *, progress: bool = True,
+              unit: str | None = None) -> FoldResult:
+    """Outer fold ``fold`` under ``train.budget: inner`` (the module docstring's steps). ``unit``: what the inner
+    folds hold out, ``subject`` or ``dataset``; by default the outer fold's own unit (an HDE fold is a dataset);
+    the all-sample final model (which names neither) is told its protocol's."""
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
-    unit = "dataset" if fold in set(data.datasets) else "subject"
+    unit = unit or ("dataset" if fold in set(data.datasets) else "subject")
+    if unit not in ("subject", "dataset"):
+        raise ValueError(f"inner selection's unit {unit!r}: expected subject or dataset")
     # 1. the training samples only
     training = data.subset(np.flatnonzero(~held_out(fold, data.datasets, data.subjects)))
     # 2. inner folds

@@ -234,6 +234,9 @@ def train_fold(fold: str, data: FoldData, model_cfg: Any, cfg: TrainConfig, *,
     after each epoch (analysis hooks, e.g. τ per epoch, inner selection's checkpoints; it must not change the
     model). ``split``: the samples to train on and to predict, given (an inner fold: ``fold`` then only names
     its seed) instead of drawn from ``fold``."""
+    if cfg.budget == "inner":
+        raise ValueError(f"fold {fold}: train.budget inner chooses the epochs before training; call "
+                         "mfdan.train.fold.fit_fold (inner selection, then this loop), not train_fold")
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     if device.type == "cpu":

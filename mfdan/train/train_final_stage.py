@@ -49,7 +49,10 @@ def run(*, params: Params, cache: Path, magnified: Path, magnet: Path, loso: Pat
     with open_rows(magnified, ()) as m, open_rows(cache, ()) as c:
         method, protocol = m.attrs["method"], c.attrs["protocol"]
     datasets = datasets_trained_on(data, params.section("data", DataConfig).roots)
-    result = fit_fold(FINAL, data, model_cfg, cfg)  # FINAL names no subject or dataset: every sample trains
+    # FINAL names no subject or dataset: every sample trains; under budget inner, the inner folds hold out what
+    # the LOSO metrics' protocol held out (HDE: datasets)
+    unit = "dataset" if reference.get("evaluation") == "hde" else "subject"
+    result = fit_fold(FINAL, data, model_cfg, cfg, inner_unit=unit)
     card = {
         "classes": data.classes,
         "protocol": protocol,
