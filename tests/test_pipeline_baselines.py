@@ -98,7 +98,7 @@ def test_baselines_and_hde_through_dvc(tmp_path):
     check_predict(repo, "bi_woof")
 
     # inner selection through dvc exp run, under HDE: each fold's inner folds are its two training datasets; the
-    # final model's are groups of subjects (it holds nothing out)
+    # final model (it holds nothing out) takes the protocol's unit from the LOSO metrics: the three datasets
     sh("git checkout -q -- . && dvc checkout -q", repo)
     exp = sh("dvc exp run -S data.evaluation=hde -S 'folds=[casme2,samm,smic]' -S train.budget=inner "
              "-S train.inner_points=2", repo)
@@ -109,7 +109,8 @@ def test_baselines_and_hde_through_dvc(tmp_path):
             sorted(set(DATASETS) - {d})
         assert meta["epochs_run"] == meta["inner"]["chosen"]["epochs"] and meta["selection"].startswith("inner")
     card = json.loads((repo / "models/final/card.json").read_text())
-    assert card["trained_on"]["selection"].startswith("inner selection") and "subjects" in card["trained_on"]["selection"]
+    assert card["trained_on"]["selection"].startswith("inner selection")
+    assert "3 inner folds of the training datasets" in card["trained_on"]["selection"]
 
     # a fold list of the other kind is refused by evaluate, naming the fix
     sh("git checkout -q -- . && dvc checkout -q", repo)
