@@ -8,6 +8,7 @@ demo's learning rate. In float64 the same few dozen steps agree to 1e-7 or bette
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -79,6 +80,34 @@ def test_masked_batch_norm_is_batch_norm_over_the_kept_samples():
         torch.testing.assert_close(stats[k], getattr(ref, k), rtol=1e-5, atol=1e-6)
     _, none = masked_batch_norm(bn, x, torch.zeros(6, dtype=torch.bool))  # no sample: statistics unchanged
     assert torch.equal(none["running_mean"], bn.running_mean) and none["num_batches_tracked"] == 0
+
+
+def test_masked_batch_norm_gradients_are_exact():
+    """Its gradients against finite differences, float64 (the input's, kept and padded samples, the gain's and the
+    shift's); and, over the kept samples, against the library's batch norm."""
+    torch.manual_seed(0)
+    x = torch.randn(5, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    keep = torch.tensor([1, 1, 0, 1, 0], dtype=torch.bool)
+    bn = torch.nn.BatchNorm2d(3).double().train()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    assert torch.autograd.gradcheck(lambda x_: masked_batch_norm(bn, x_, keep)[0], (x,))
+    def affine(w_, b_):  # the gain and shift varied: a stand-in module holding them, no running statistics
+        norm = SimpleNamespace(weight=w_, bias=b_, eps=bn.eps, affine=True, track_running_stats=False)
+        return masked_batch_norm(norm, x.detach(), keep)[0]
+
+    assert torch.autograd.gradcheck(affine, (bn.weight.detach().clone().requires_grad_(True),
+                                             bn.bias.detach().clone().requires_grad_(True)))
+    g = torch.randn(5, 3, 4, 4, dtype=torch.float64)
+    g[~keep] = 0  # the masked loss gives padding no gradient: then the kept samples' are batch norm's own
+    y, _ = masked_batch_norm(bn, x, keep)
+    (dx,) = torch.autograd.grad((y * g).sum(), x)
+    ref = torch.nn.BatchNorm2d(3).double().train()
+    ref.load_state_dict(bn.state_dict())
+    xk = x.detach()[keep].clone().requires_grad_(True)
+    (dk,) = torch.autograd.grad((ref(xk) * g[keep]).sum(), xk)
+    torch.testing.assert_close(dx[keep], dk)
 
 
 def toy(size: int = 32) -> "object":

@@ -365,6 +365,34 @@ def test_a_bundle_keeps_one_codes_tasks_and_a_run_reads_only_its_own(tmp_path):
         bundle.load(tmp_path / "nothing")
 
 
+def test_a_bundle_stores_each_params_file_once_and_reads_every_task_back(tmp_path):
+    """Tasks sharing a params file or training section (a comparison: every fold and seed of an arm) store each
+    once; load gives every task its own back, whole; a bundle of the earlier format is refused with what to do."""
+    from mfdan.sweep import bundle
+
+    src, mag = tmp_path / "cache.h5", tmp_path / "magnified.h5"
+    src.write_bytes(b"cache bytes")
+    mag.write_bytes(b"magnified bytes")
+    md5, md5_m = bundle._md5(src), bundle._md5(mag)
+    big = {"model": {"arch": "mfdan", "window": 7}, "folds": [f"casme2_sub{i:02d}" for i in range(40)]}
+    other = {**big, "model": {"arch": "htnet"}}
+    entries = [{"arm": arm, "seed": seed, "fold": f"casme2_sub{i:02d}", "params": params, "device": "auto",
+                "training": {"train": {"seed": seed}, "arm": arm},
+                "data": {"data/cache.h5": md5, "data/magnified.h5": md5_m}, "weights": False}
+               for arm, params in (("m", big), ("h", other)) for seed in range(3) for i in range(10)]
+    sources = {md5: {"cache": src}, md5_m: {"magnified": mag}}
+    assert bundle.export(entries, sources, tmp_path / "b", code="c1", files=("x",)) == 60
+    raw = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert len(raw["shared"]) == 2 + 6 and len(raw["tasks"]) == 60   # two params files, six training sections
+    assert all(isinstance(t["params"], str) and isinstance(t["training"], str) for t in raw["tasks"])
+    got = bundle.load(tmp_path / "b")["tasks"]
+    assert [(t["params"], t["training"]) for t in got] == [(e["params"], e["training"]) for e in entries]
+    assert [t["fold"] for t in got] == [e["fold"] for e in entries]
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps({**raw, "format": 1}))
+    with pytest.raises(ValueError, match="format 1, this code reads 2; export again"):
+        bundle.load(tmp_path / "b")
+
+
 # --- on a real engine -----------------------------------------------------------------------------------------
 def env_for(repo: Path) -> dict:
     # the workers import the temporary repository's own copy of mfdan, as the set's DVC stages do

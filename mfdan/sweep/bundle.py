@@ -3,8 +3,9 @@
 
 1. **Export** (here, ``mfdan sweep ... --export DIR``): the sweep is planned as usual (its sets built by DVC),
    then each task is written to ``DIR/bundle.json`` without a key — its arm, seed, fold, params, the training
-   params its key covers and the caches' DVC hashes — and each cache is copied once to
-   ``DIR/data/<md5>/``. Exporting more sweeps into the same folder adds their tasks (the same task once).
+   params its key covers (each distinct params file and training section once, by digest) and the caches' DVC
+   hashes — and each cache is copied once to ``DIR/data/<md5>/``. Exporting more sweeps into the same folder
+   adds their tasks (the same task once).
 2. **Run** (there, ``python -m mfdan.sweep.bundle run DIR --store S``): the machine's environment, as a sweep
    worker reports it (:func:`mfdan.sweep.tasks.environment`, the code digest included, which must be the
    exporter's), gives each task its key (:func:`mfdan.sweep.tasks.task_key`); the tasks not yet in ``S`` are
@@ -43,11 +44,48 @@ from mfdan.sweep.groups import todo_jobs
 from mfdan.sweep.store import INFO, Store, task_folders
 from mfdan.sweep.tasks import Task, TaskGroup, code_digest, environment, package_root, run_task, task_key
 
-FORMAT = 1
+#: 2: each distinct params file and training section once, in ``shared`` (digest -> value), a task naming their
+#: digests (format 1 wrote both whole in every task: 7 kB a task, 18.7 MB for one set's comparison, against a lent
+#: machine's 64 MiB in all)
+FORMAT = 2
 BUNDLE = "bundle.json"
 ENVS = "envs.json"
 #: which cache file each DVC hash names (the hashes a task key covers: mfdan.sweep.sets.Caches.hashes)
 CACHE_FILES = {"cache": "data/cache.h5", "magnified": "data/magnified.h5"}
+
+
+#: the parts of a task that many tasks share (every fold and seed of an arm): stored once each, by digest
+SHARED = ("params", "training")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """A bundle file as tasks with their params and training sections inline (what export and load work with)."""
+    bundle = json.loads(path.read_text())
+    if bundle.get("format") != FORMAT:
+        raise ValueError(f"{path}: bundle format {bundle.get('format')!r}, this code reads {FORMAT}; export again")
+    table = bundle.pop("shared")
+    for t in bundle["tasks"]:
+        t.update({k: table[t[k]] for k in SHARED})
+    return bundle
+
+
+def _write(path: Path, bundle: dict[str, Any]) -> None:
+    """``bundle`` (tasks whole) to ``path``: each distinct params file and training section once, a task per line;
+    written under a temporary name and renamed."""
+    table: dict[str, Any] = {}
+    lines = []
+    for t in bundle["tasks"]:
+        refs = {}
+        for k in SHARED:
+            digest = hashlib.sha256(json.dumps(t[k], sort_keys=True).encode()).hexdigest()[:16]
+            table[digest] = t[k]
+            refs[k] = digest
+        lines.append(json.dumps({**t, **refs}, separators=(",", ":")))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text('{"format": %d, "code": %s, "files": %s,\n"shared": %s,\n"tasks": [\n%s\n]}\n' % (
+        FORMAT, json.dumps(bundle["code"]), json.dumps(bundle["files"]), json.dumps(table, separators=(",", ":")),
+        ",\n".join(lines)))
+    tmp.replace(path)
 
 
 def _md5(path: Path) -> str:
@@ -73,8 +111,8 @@ def export(entries: list[dict[str, Any]], sources: dict[str, dict[str, Path]], f
     path = folder / BUNDLE
     bundle = {"format": FORMAT, "code": code, "files": list(files), "tasks": []}
     if path.is_file():
-        bundle = json.loads(path.read_text())
-        if bundle.get("format") != FORMAT or bundle.get("code") != code:
+        bundle = _read(path)
+        if bundle.get("code") != code:
             raise ValueError(f"{path}: holds the tasks of other code (code {str(bundle.get('code'))[:12]}…, this "
                              f"project's {code[:12]}…); export into a new folder")
     for md5, parts in sources.items():
@@ -92,9 +130,7 @@ def export(entries: list[dict[str, Any]], sources: dict[str, dict[str, Path]], f
             have.add(_identity(e))
             new.append(e)
     bundle["tasks"] += new
-    tmp = path.with_name(BUNDLE + ".tmp")
-    tmp.write_text(json.dumps(bundle, indent=1) + "\n")
-    tmp.replace(path)
+    _write(path, bundle)
     return len(new)
 
 
@@ -104,9 +140,7 @@ def load(folder: Path) -> dict[str, Any]:
     path = folder / BUNDLE
     if not path.is_file():
         raise ValueError(f"{path}: no bundle here (made by `mfdan sweep ... --export {folder}`)")
-    bundle = json.loads(path.read_text())
-    if bundle.get("format") != FORMAT:
-        raise ValueError(f"{path}: bundle format {bundle.get('format')!r}, this code reads {FORMAT}")
+    bundle = _read(path)
     for t in bundle["tasks"]:
         for kind, name in CACHE_FILES.items():
             t[kind] = str((folder / "data" / t["data"][name] / Path(name).name).resolve())
