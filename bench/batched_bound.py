@@ -34,16 +34,15 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
+from batched import DEFAULT as ARCHS  # noqa: E402  (bench/batched.py's architectures, in its order)
 from sweep_workers import cpu_name  # noqa: E402
 
 from mfdan.core.params import load_variant  # noqa: E402
-from mfdan.data.folds import held_out  # noqa: E402
+from mfdan.data.folds import fold_name, held_out  # noqa: E402
 from mfdan.model.registry import build, model_config, parameter_count  # noqa: E402
 from mfdan.train.batched import GroupTask, train_group  # noqa: E402
 from mfdan.train.fold_data import FoldData, load_data  # noqa: E402
 from mfdan.train.loop import TrainConfig, train_fold  # noqa: E402
-
-ARCHS = ["ststnet", "off_apexnet", "dual_inception", "htnet", "sssnet", "mfdan"]
 
 
 def tiled(data: FoldData, folds: list[str]) -> FoldData:
@@ -55,7 +54,7 @@ def tiled(data: FoldData, folds: list[str]) -> FoldData:
     out = data.subset(np.concatenate([*parts, test]))
     copy = np.concatenate([np.full(len(p), j) for j, p in enumerate(parts)] + [np.full(len(test), -1)])
     out.subjects = [s if j < 0 else f"{s}~{j}" for s, j in zip(out.subjects, copy)]
-    out.folds = [f"{d}_{s}" for d, s in zip(out.datasets, out.subjects)]
+    out.folds = [fold_name(d, s) for d, s in zip(out.datasets, out.subjects)]
     return out
 
 
@@ -67,12 +66,12 @@ def configs(arch: str, classes: int, epochs: int, threads: int) -> tuple[object,
                                                   device="cpu", val_subjects=0, budget="recipe")
 
 
-def wall(run, result: bool = False):
-    """Seconds ``run()`` took (model building, training and prediction, as a sweep's worker spends them)."""
+def wall(run):
+    """``run()``'s result and the seconds it took (model building, training and prediction, as a sweep's worker
+    spends them)."""
     t0 = time.perf_counter()
     got = run()
-    seconds = time.perf_counter() - t0
-    return (got, seconds) if result else seconds
+    return got, time.perf_counter() - t0
 
 
 def shown(v: object) -> object:
@@ -104,13 +103,13 @@ def main() -> None:
         train_fold(folds[0], data, model_cfg, one, progress=False)
         train_group([GroupTask(f, cfg.seed) for f in folds[:2]], data, model_cfg, one, progress=False)
         train_fold(folds[0], big, model_cfg, replace(one, batch=cfg.batch * k), progress=False)
-        per_fold = wall(lambda: [train_fold(f, data, model_cfg, cfg, progress=False) for f in folds])
+        _, per_fold = wall(lambda: [train_fold(f, data, model_cfg, cfg, progress=False) for f in folds])
         out, batched = wall(lambda: train_group([GroupTask(f, cfg.seed) for f in folds], data, model_cfg, cfg,
-                                                progress=False), result=True)
+                                                progress=False))
         bad = [r for r in out if isinstance(r, Exception)]
         if bad:
             sys.exit(f"{arch}: {bad[0]}")
-        dense = wall(lambda: train_fold(folds[0], big, model_cfg, replace(cfg, batch=cfg.batch * k), progress=False))
+        _, dense = wall(lambda: train_fold(folds[0], big, model_cfg, replace(cfg, batch=cfg.batch * k), progress=False))
         rows[arch] = {"parameters": parameter_count(build(model_cfg)), "batch": cfg.batch, "epochs": cfg.epochs,
                       "per_fold_s": per_fold, "batched_s": batched, "dense_s": dense,
                       "engine_ratio": per_fold / batched, "bound_ratio": per_fold / dense}
